@@ -1,0 +1,2 @@
+// Every workflow type the ateflow worker registers.
+export {};

@@ -1,0 +1,18 @@
+// Search attributes shown in the Temporal Web UI and used by visibility queries.
+// Imported by workflow code, so this module must stay free of Node APIs.
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+export const SandboxState = defineSearchAttributeKey('SandboxState', 'KEYWORD');
+export const SandboxWorkspace = defineSearchAttributeKey('SandboxWorkspace', 'KEYWORD');
+export const SandboxWorker = defineSearchAttributeKey('SandboxWorker', 'KEYWORD');
+export const SandboxTemplate = defineSearchAttributeKey('SandboxTemplate', 'KEYWORD');
+export const SandboxLastActive = defineSearchAttributeKey('SandboxLastActive', 'DATETIME');
+
+/** Every custom attribute ateflow writes; servers must have them registered before use. */
+export const sandboxSearchAttributes = [
+  SandboxState,
+  SandboxWorkspace,
+  SandboxWorker,
+  SandboxTemplate,
+  SandboxLastActive,
+];
