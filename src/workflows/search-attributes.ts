@@ -7,6 +7,8 @@ export const SandboxWorkspace = defineSearchAttributeKey('SandboxWorkspace', 'KE
 export const SandboxWorker = defineSearchAttributeKey('SandboxWorker', 'KEYWORD');
 export const SandboxTemplate = defineSearchAttributeKey('SandboxTemplate', 'KEYWORD');
 export const SandboxLastActive = defineSearchAttributeKey('SandboxLastActive', 'DATETIME');
+/** Moves with every lifecycle event: the facade's watch polls visibility for recent changes. */
+export const SandboxChangedAt = defineSearchAttributeKey('SandboxChangedAt', 'DATETIME');
 
 /** Every custom attribute ateflow writes; servers must have them registered before use. */
 export const sandboxSearchAttributes = [
@@ -15,4 +17,5 @@ export const sandboxSearchAttributes = [
   SandboxWorker,
   SandboxTemplate,
   SandboxLastActive,
+  SandboxChangedAt,
 ];
