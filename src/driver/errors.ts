@@ -1,0 +1,83 @@
+// Every failure leaves the facade as a gRPC status with a message that says what is wrong and,
+// where possible, what to do. Temporal's errors are translated here, once.
+import { status, type ServiceError } from '@grpc/grpc-js';
+import {
+  ServiceError as TemporalServiceError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+
+/** An error that already knows its gRPC status. */
+export class DriverError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const invalidArgument = (message: string) => new DriverError(status.INVALID_ARGUMENT, message);
+export const failedPrecondition = (message: string) => new DriverError(status.FAILED_PRECONDITION, message);
+export const notFound = (sandboxId: string) =>
+  new DriverError(status.NOT_FOUND, `sandbox ${sandboxId} not found`);
+
+/** What a Temporal call was doing, for the messages of the errors it may raise. */
+export interface CallContext {
+  /** e.g. "stop sandbox 1f3e…" */
+  what: string;
+  sandboxId?: string;
+  timeoutMs: number;
+  temporalAddress: string;
+  taskQueue: string;
+}
+
+function grpcCodeOf(err: unknown): number | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as Partial<ServiceError>).code;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
+}
+
+/** Translates whatever a Temporal client call threw into a DriverError. */
+export function fromTemporal(err: unknown, ctx: CallContext): DriverError {
+  if (err instanceof DriverError) return err;
+  if (err instanceof WorkflowNotFoundError) return notFound(ctx.sandboxId ?? '?');
+  if (err instanceof WorkflowUpdateFailedError) {
+    // Validator rejections and handler failures both arrive here; the workflow's message says why.
+    const cause = err.cause;
+    const message =
+      cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : err.message;
+    return failedPrecondition(message);
+  }
+  const code = grpcCodeOf(err);
+  const seconds = Math.round(ctx.timeoutMs / 1000);
+  if (
+    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+    code === status.DEADLINE_EXCEEDED ||
+    code === status.CANCELLED
+  ) {
+    return new DriverError(
+      status.UNAVAILABLE,
+      `${ctx.what} did not finish within ${seconds}s: no ateflow worker answered on task queue ` +
+        `"${ctx.taskQueue}" (is a worker running?), or the transition is still in progress; retry the call`,
+    );
+  }
+  if (code === status.UNAVAILABLE) {
+    return new DriverError(
+      status.UNAVAILABLE,
+      `${ctx.what}: cannot reach Temporal at ${ctx.temporalAddress}`,
+    );
+  }
+  if (code === status.NOT_FOUND) return notFound(ctx.sandboxId ?? '?');
+  const detail = err instanceof TemporalServiceError && err.cause ? err.cause.message : String(err);
+  return new DriverError(status.INTERNAL, `${ctx.what}: ${err instanceof Error ? err.message : detail}`);
+}
+
+/** The status object grpc-js sends for an error. */
+export function toGrpcStatus(err: unknown): Partial<ServiceError> {
+  if (err instanceof DriverError) return { code: err.code, details: err.message };
+  return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+}
