@@ -1,0 +1,145 @@
+// The simulator without its network listeners: the cluster, the ateapi store and workflows,
+// the golden controller and the operator actions, wired together. Tests may use it directly.
+import { Atelets } from './atelet';
+import { Cluster, type Pod } from './cluster/cluster';
+import type { ClusterSpec } from './cluster/spec';
+import { TemplateStore } from './cluster/templates';
+import { controlHandlers } from './control-api';
+import { FaultInjector } from './faults';
+import { GoldenController } from './golden';
+import { LatencyModel } from './latency';
+import { Lifecycle, LIFECYCLE_DEADLINE_MS } from './lifecycle';
+import { ActorLocks } from './locks';
+import { ControlPipeline } from './pipeline';
+import { Random } from './random';
+import { Store } from './store';
+import { WorkerSyncer } from './syncer';
+import { Timers } from './timers';
+import { SnapshotStorage } from './workload';
+
+export interface CoreOptions {
+  cluster: ClusterSpec;
+  latencyScale: number;
+  seed?: number;
+  /** Per-call deadline of lifecycle workflows (upstream 28 s). */
+  lifecycleDeadlineMs?: number;
+  /** Delay before workers reappear after DebugClear; default the scaled 5 minutes. */
+  workerResyncMs?: number;
+}
+
+export class SimulatorCore {
+  readonly random: Random;
+  readonly latency: LatencyModel;
+  readonly timers = new Timers();
+  readonly store = new Store();
+  readonly locks = new ActorLocks();
+  readonly snapshots = new SnapshotStorage();
+  readonly templates: TemplateStore;
+  readonly cluster: Cluster;
+  readonly faults: FaultInjector;
+  readonly atelets: Atelets;
+  readonly syncer: WorkerSyncer;
+  readonly lifecycle: Lifecycle;
+  readonly pipeline: ControlPipeline;
+  readonly golden: GoldenController;
+  private readonly workerResyncMs: number;
+
+  constructor(private readonly options: CoreOptions) {
+    this.random = new Random(options.seed);
+    this.latency = new LatencyModel(options.latencyScale, this.random);
+    this.workerResyncMs = options.workerResyncMs ?? this.latency.fixed(this.latency.profile.workerResyncMs);
+    this.templates = new TemplateStore(this.random);
+    this.cluster = new Cluster(options.cluster, this.random, this.latency, this.timers, (pod) =>
+      this.isPodBusy(pod),
+    );
+    this.faults = new FaultInjector(this.random);
+    this.atelets = new Atelets(this.cluster, this.snapshots, this.latency, this.faults);
+    this.syncer = new WorkerSyncer(this.store, this.cluster);
+    this.lifecycle = new Lifecycle({
+      store: this.store,
+      templates: this.templates,
+      cluster: this.cluster,
+      atelets: this.atelets,
+      locks: this.locks,
+      random: this.random,
+      deadlineMs: options.lifecycleDeadlineMs ?? LIFECYCLE_DEADLINE_MS,
+    });
+    const handlers = controlHandlers({
+      store: this.store,
+      templates: this.templates,
+      lifecycle: this.lifecycle,
+      afterDebugClear: () => this.afterDebugClear(),
+    });
+    this.pipeline = new ControlPipeline(handlers, this.faults, this.latency);
+    this.golden = new GoldenController(this.templates, this.pipeline, this.latency, this.random, this.timers);
+  }
+
+  /** Boots the worker pods and applies the cluster's templates (which start their golden builds). */
+  start(): void {
+    this.cluster.start({
+      podReady: (pod) => this.syncer.register(pod),
+      podGone: (pod) => {
+        this.syncer.unregister(pod);
+        this.atelets.podGone(pod);
+      },
+    });
+    this.templates.listen(this.golden);
+    for (const template of this.options.cluster.templates) this.templates.apply(template);
+  }
+
+  stop(): void {
+    this.timers.stop();
+  }
+
+  // --- operator actions (admin API, CLI, tests) ---
+
+  killWorker(podName: string, namespace = ''): Pod {
+    const pod = this.cluster.resolvePod(podName, namespace);
+    this.cluster.killPod(pod);
+    return pod;
+  }
+
+  evictWorker(podName: string, namespace = ''): Pod {
+    const pod = this.cluster.resolvePod(podName, namespace);
+    this.cluster.evictPod(pod);
+    return pod;
+  }
+
+  removeWorker(podName: string, namespace = ''): Pod {
+    const pod = this.cluster.resolvePod(podName, namespace);
+    this.cluster.removePod(pod);
+    return pod;
+  }
+
+  addWorkers(poolName: string, count: number, namespace = ''): void {
+    const pool = this.cluster.resolvePool(poolName, namespace);
+    this.cluster.scalePool(pool, pool.spec.replicas + count);
+  }
+
+  scalePool(poolName: string, replicas: number, namespace = ''): void {
+    this.cluster.scalePool(this.cluster.resolvePool(poolName, namespace), replicas);
+  }
+
+  /** The node's pods die and its local disk (pause snapshots) is lost. */
+  killNode(name: string): Pod[] {
+    const pods = this.cluster.killNode(name);
+    this.snapshots.dropNode(name);
+    return pods;
+  }
+
+  resyncWorkers(): number {
+    return this.syncer.resync();
+  }
+
+  private isPodBusy(pod: Pod): boolean {
+    return this.store
+      .listWorkers()
+      .some((w) => w.workerPod === pod.name && w.workerNamespace === pod.namespace && w.actorId !== '');
+  }
+
+  /** Locks go with the flush; worker records come back at the next resync. */
+  private afterDebugClear(): void {
+    this.locks.clear();
+    this.timers.after(this.workerResyncMs, () => this.syncer.resync());
+  }
+}

@@ -1,0 +1,153 @@
+// ateflow's Agent Substrate simulator: a faithful ate-api-server (ateapi.Control over gRPC),
+// an operator API (ateflow.sim.v1.SimulatorAdmin) and an HTTP data plane, over a simulated
+// cluster. startSimulator() is what tests, `ateflow dev` and `ateflow sim start` use.
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ControlService } from '../gen/ateapi';
+import { SimulatorAdminService } from '../gen/sim_admin';
+import { adminService } from './admin-api';
+import { authenticator, jwtAuthority, type AuthOptions, type JwtAuthority } from './auth';
+import { defaultCluster, loadClusterFile, type ClusterSpec } from './cluster/spec';
+import { SimulatorCore } from './core';
+import { DataPlane } from './data-plane';
+import { controlService, listen, shutdown } from './grpc';
+import { TrafficResumer } from './router';
+import { createCertificateAuthority, createServerCertificate } from './x509';
+
+export type { ClusterSpec } from './cluster/spec';
+export { DEFAULT_TEMPLATE, defaultCluster, loadClusterFile, parseClusterYaml } from './cluster/spec';
+export type { AuthOptions } from './auth';
+export { SimulatorCore } from './core';
+
+/** The DNS name ate-api-server's certificate carries. */
+export const SERVER_NAME = 'api.ate-system.svc';
+
+export interface TlsOptions {
+  /** Name to issue the certificate for; default api.ate-system.svc (the host is added too). */
+  serverName?: string;
+}
+
+export interface SimulatorOptions {
+  /** Parsed cluster model; default: the built-in cluster (3 nodes, 8 gVisor workers, template default/sandbox). */
+  cluster?: ClusterSpec;
+  /** Or a multi-document YAML file of ActorTemplates, WorkerPools, SandboxConfigs, Nodes and Secrets. */
+  clusterFile?: string;
+  /** 0 = instant (tests), 1 = realistic latencies. Default 1. */
+  latencyScale?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** ateapi.Control port; 0 (default) picks a free one. */
+  port?: number;
+  /** Admin API port; 0 (default) picks a free one. */
+  adminPort?: number;
+  /** HTTP data plane port; 0 (default) picks a free one. */
+  dataPlanePort?: number;
+  /** TLS for ateapi.Control with a freshly generated CA; default plaintext. The admin API stays plaintext. */
+  tls?: boolean | TlsOptions;
+  /** Default { mode: 'none' } (upstream's mtls mode: no per-call checks). */
+  auth?: AuthOptions;
+  /** Seed for placement, names and latencies. */
+  seed?: number;
+  /** Per-call deadline of Resume/Suspend/Pause; default 28 s as upstream. */
+  lifecycleDeadlineMs?: number;
+  /** Delay before worker records reappear after DebugClear; default 5 min × latencyScale. */
+  workerResyncMs?: number;
+}
+
+export interface Simulator {
+  /** host:port of ateapi.Control. */
+  address: string;
+  /** host:port of ateflow.sim.v1.SimulatorAdmin. */
+  adminAddress: string;
+  /** http://host:port of the data plane. */
+  dataPlaneUrl: string;
+  /** PEM of the CA that signed the server certificate (TLS only). */
+  caCertPem?: string;
+  /** Name to verify the server certificate against (TLS only). */
+  serverName?: string;
+  /** JWT mode: the verifying keys, and a token minter when the simulator made the key. */
+  jwt?: JwtAuthority;
+  /** In-process access to the simulated cluster and store (tests, the CLI). */
+  core: SimulatorCore;
+  stop(): Promise<void>;
+}
+
+function serverCredentials(tls: SimulatorOptions['tls'], host: string) {
+  if (!tls) return { credentials: ServerCredentials.createInsecure() };
+  const serverName = (typeof tls === 'object' && tls.serverName) || SERVER_NAME;
+  const ca = createCertificateAuthority('ateflow simulator CA');
+  const names = [...new Set([serverName, host, 'localhost'])];
+  const leaf = createServerCertificate(ca, names);
+  const credentials = ServerCredentials.createSsl(
+    null,
+    [{ cert_chain: Buffer.from(leaf.certPem), private_key: Buffer.from(leaf.keyPem) }],
+    false,
+  );
+  return { credentials, caCertPem: ca.certPem, serverName };
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const host = options.host ?? '127.0.0.1';
+  const cluster =
+    options.cluster ?? (options.clusterFile ? loadClusterFile(options.clusterFile) : defaultCluster());
+  const latencyScale = options.latencyScale ?? 1;
+  if (!(latencyScale >= 0)) throw new Error('latencyScale must be a number >= 0');
+  const auth = options.auth ?? { mode: 'none' };
+  const jwt = auth.mode === 'jwt' ? await jwtAuthority(auth) : undefined;
+
+  const core = new SimulatorCore({
+    cluster,
+    latencyScale,
+    seed: options.seed,
+    lifecycleDeadlineMs: options.lifecycleDeadlineMs,
+    workerResyncMs: options.workerResyncMs,
+  });
+  core.start();
+
+  const tls = serverCredentials(options.tls, host);
+  const control = new Server();
+  control.addService(ControlService, controlService(core.pipeline, authenticator(jwt)));
+  const admin = new Server();
+  const info = {
+    controlAddress: '',
+    adminAddress: '',
+    dataPlaneUrl: '',
+    tls: Boolean(options.tls),
+    authMode: auth.mode,
+    latencyScale,
+  };
+  admin.addService(
+    SimulatorAdminService,
+    adminService(core, () => info),
+  );
+  const dataPlane = new DataPlane(core, new TrafficResumer(core.pipeline, core.random));
+
+  try {
+    const address = (info.controlAddress = await listen(control, host, options.port ?? 0, tls.credentials));
+    const adminAddress = (info.adminAddress = await listen(
+      admin,
+      host,
+      options.adminPort ?? 0,
+      ServerCredentials.createInsecure(),
+    ));
+    const dataPlaneUrl = (info.dataPlaneUrl = await dataPlane.listen(host, options.dataPlanePort ?? 0));
+    return {
+      address,
+      adminAddress,
+      dataPlaneUrl,
+      caCertPem: tls.caCertPem,
+      serverName: tls.serverName,
+      jwt,
+      core,
+      stop: async () => {
+        core.stop();
+        await Promise.all([shutdown(control), shutdown(admin), dataPlane.close()]);
+      },
+    };
+  } catch (err) {
+    core.stop();
+    control.forceShutdown();
+    admin.forceShutdown();
+    await dataPlane.close();
+    throw err;
+  }
+}

@@ -1,0 +1,342 @@
+// ResumeActor, SuspendActor and PauseActor as upstream's step workflows: each step persists
+// its own change, so a concurrent reader sees RESUMING/SUSPENDING/PAUSING while atelet works,
+// and a failed call leaves that state for a retry to complete ("client-driven forward
+// recovery"). Calls take the per-actor-name lock and run under a 28 s deadline.
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Actor_Status, SnapshotType, type ActorRef, type SnapshotInfo } from '../gen/ateapi';
+import type { AteletCall, Atelets } from './atelet';
+import type { Cluster, Pod } from './cluster/cluster';
+import type { ActorTemplate } from './cluster/resources';
+import type { TemplateStore } from './cluster/templates';
+import { actorNotFound, failedPrecondition, lockConflict, stepFailure, StatusError } from './errors';
+import type { ActorLocks } from './locks';
+import type { Random } from './random';
+import { eligiblePools, pickFreeWorker, poolKey } from './scheduler';
+import { workerKeyOf, type Store, type StoredActor } from './store';
+
+/** The lock TTL minus 2 s of padding. */
+export const LIFECYCLE_DEADLINE_MS = 28_000;
+
+export interface LifecycleDeps {
+  store: Store;
+  templates: TemplateStore;
+  cluster: Cluster;
+  atelets: Atelets;
+  locks: ActorLocks;
+  random: Random;
+  deadlineMs: number;
+}
+
+/** RFC 3339 in UTC without fractions, as Go's time.RFC3339 prints it. */
+const rfc3339 = (date = new Date()) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Runs one workflow step; a failure surfaces as upstream's "workflow failed at step <name>". */
+async function step<T>(name: string, body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw stepFailure(name, err);
+  }
+}
+
+type StopKind = 'suspend' | 'pause';
+
+const STOP = {
+  suspend: {
+    rpc: 'SuspendActor',
+    load: 'LoadActorForSuspend',
+    mark: 'MarkSuspending',
+    call: 'CallAteletSuspend',
+    finalize: 'FinalizeSuspended',
+    transitional: Actor_Status.STATUS_SUSPENDING,
+    final: Actor_Status.STATUS_SUSPENDED,
+  },
+  pause: {
+    rpc: 'PauseActor',
+    load: 'LoadActorForPause',
+    mark: 'MarkPausing',
+    call: 'CallAteletPause',
+    finalize: 'FinalizePaused',
+    transitional: Actor_Status.STATUS_PAUSING,
+    final: Actor_Status.STATUS_PAUSED,
+  },
+} as const;
+
+export class Lifecycle {
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  resume(ref: ActorRef, boot: boolean, callSignal: AbortSignal): Promise<StoredActor> {
+    return this.locked(ref.name, callSignal, async (signal) => {
+      const call: AteletCall = { rpc: 'ResumeActor', actorName: ref.name, signal };
+      let actor = this.loadActor(ref);
+      const template = await step('LoadActorForResume', () => this.loadTemplate(actor));
+      if (actor.status === Actor_Status.STATUS_RUNNING) return actor;
+      actor = await step('AssignWorker', () => this.assignWorker(actor, template));
+      const bound = actor;
+      await step('CallAteletRestore', () => this.restore(bound, template, boot, call));
+      return step('FinalizeRunning', () => {
+        const current = this.loadActor(ref);
+        return this.deps.store.updateActor({ ...current, status: Actor_Status.STATUS_RUNNING });
+      });
+    });
+  }
+
+  suspend(ref: ActorRef, callSignal: AbortSignal): Promise<StoredActor> {
+    return this.stop('suspend', ref, callSignal);
+  }
+
+  pause(ref: ActorRef, callSignal: AbortSignal): Promise<StoredActor> {
+    return this.stop('pause', ref, callSignal);
+  }
+
+  private stop(kind: StopKind, ref: ActorRef, callSignal: AbortSignal): Promise<StoredActor> {
+    const names = STOP[kind];
+    return this.locked(ref.name, callSignal, async (signal) => {
+      const { store, cluster, atelets } = this.deps;
+      let actor = this.loadActor(ref);
+      const template = await step(names.load, () => this.loadTemplate(actor));
+
+      // Mark: only a RUNNING actor moves; anything else is a silent no-op.
+      if (actor.status === Actor_Status.STATUS_RUNNING) {
+        const current = actor;
+        actor = await step(names.mark, () =>
+          store.updateActor({
+            ...current,
+            status: names.transitional,
+            inProgressSnapshot: this.snapshotName(kind, template, ref.name),
+          }),
+        );
+      }
+
+      if (actor.status !== names.final) {
+        const current = actor;
+        await step(names.call, async () => {
+          const state = kind === 'suspend' ? 'SUSPENDING' : 'PAUSING';
+          if (!current.ateomPodNamespace)
+            throw new Error(`actor is in ${state} state but has no active worker`);
+          const pod = cluster.findPod(current.ateomPodNamespace, current.ateomPodName);
+          if (!pod) return; // dangling worker: the pod is gone, nothing to checkpoint
+          const call: AteletCall = { rpc: names.rpc, actorName: ref.name, signal };
+          await atelets.checkpoint(
+            pod,
+            kind === 'suspend'
+              ? { kind: 'external', uriPrefix: current.inProgressSnapshot }
+              : { kind: 'local', node: pod.nodeName, prefix: current.inProgressSnapshot },
+            call,
+          );
+        });
+      }
+
+      if (actor.status === names.final && !actor.ateomPodNamespace) return actor;
+      const bound = actor;
+      return step(names.finalize, () => this.finalizeStopped(kind, bound));
+    });
+  }
+
+  /** Lock, deadline, and the lock's release however the call ends. */
+  private async locked<T>(
+    name: string,
+    callSignal: AbortSignal,
+    body: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const { locks, deadlineMs } = this.deps;
+    const token = locks.acquire(name);
+    if (!token) throw lockConflict();
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new StatusError(GrpcStatus.DEADLINE_EXCEEDED, 'context deadline exceeded')),
+      deadlineMs,
+    );
+    try {
+      return await body(AbortSignal.any([callSignal, deadline.signal]));
+    } finally {
+      clearTimeout(timer);
+      locks.release(name, token);
+    }
+  }
+
+  private loadActor(ref: ActorRef): StoredActor {
+    const actor = this.deps.store.getActor(ref.atespace, ref.name);
+    if (!actor) throw actorNotFound(ref.name);
+    return actor;
+  }
+
+  private loadTemplate(actor: StoredActor): ActorTemplate {
+    const template = this.deps.templates.get(actor.actorTemplateNamespace, actor.actorTemplateName);
+    if (!template) {
+      throw new Error(
+        `while getting ActorTemplate: actortemplate.ate.dev "${actor.actorTemplateName}" not found`,
+      );
+    }
+    return template;
+  }
+
+  /** Reuse the worker already tagged with this actor if still eligible, else a random free one. */
+  private assignWorker(actor: StoredActor, template: ActorTemplate): StoredActor {
+    const { store, cluster, random } = this.deps;
+    const eligible = eligiblePools(cluster.listPools(), template, actor.workerSelector);
+    if (eligible.length === 0) {
+      throw failedPrecondition(
+        "no worker pool matches the template's sandboxClass and the template/actor selectors",
+      );
+    }
+    const eligibleKeys = new Set(eligible.map((p) => poolKey(p.metadata.namespace, p.metadata.name)));
+    const workers = store.listWorkers();
+    let claimed = undefined as (typeof workers)[number] | undefined;
+    for (const worker of workers) {
+      if (worker.actorId !== actor.actorId) continue; // by name only, as upstream (§2.10)
+      const stillEligible = eligibleKeys.has(poolKey(worker.workerNamespace, worker.workerPool));
+      if (stillEligible && !claimed) claimed = worker;
+      else if (!stillEligible)
+        store.updateWorker({ ...worker, actorId: '', actorNamespace: '', actorTemplate: '' });
+    }
+    if (!claimed) {
+      const pinned = actor.latestSnapshotInfo?.local?.nodeVmsWithLocalSnapshots ?? [];
+      const free = pickFreeWorker(workers, eligibleKeys, pinned, random);
+      if (!free) throw failedPrecondition('no free workers available');
+      claimed = store.updateWorker({
+        ...free,
+        actorId: actor.actorId,
+        actorNamespace: actor.actorTemplateNamespace,
+        actorTemplate: actor.actorTemplateName,
+        actorAtespace: actor.atespace,
+      });
+    }
+    return store.updateActor({
+      ...actor,
+      status: Actor_Status.STATUS_RESUMING,
+      ateomPodNamespace: claimed.workerNamespace,
+      ateomPodName: claimed.workerPod,
+      ateomPodIp: claimed.ip,
+      ateomPodUid: claimed.workerPodUid,
+      workerPoolName: claimed.workerPool,
+    });
+  }
+
+  /** Own snapshot, else the golden snapshot (unless boot), else a cold boot. */
+  private async restore(
+    actor: StoredActor,
+    template: ActorTemplate,
+    boot: boolean,
+    call: AteletCall,
+  ): Promise<void> {
+    const { cluster, atelets } = this.deps;
+    const pod = cluster.findPod(actor.ateomPodNamespace, actor.ateomPodName);
+    if (!pod || pod.phase !== 'Running') {
+      throw new Error(`worker pod ${actor.ateomPodNamespace}/${actor.ateomPodName} not found`);
+    }
+    this.resolveEnv(template);
+    const own = actor.latestSnapshotInfo;
+    if (own && own.type === SnapshotType.SNAPSHOT_TYPE_EXTERNAL) {
+      await atelets.restore(
+        pod,
+        { kind: 'external', uriPrefix: own.external?.snapshotUriPrefix ?? '' },
+        call,
+      );
+    } else if (own && own.type === SnapshotType.SNAPSHOT_TYPE_LOCAL) {
+      await atelets.restore(
+        pod,
+        { kind: 'local', node: pod.nodeName, prefix: own.local?.snapshotPrefix ?? '' },
+        call,
+      );
+    } else if (template.status?.goldenSnapshot && !boot) {
+      await atelets.restore(pod, { kind: 'external', uriPrefix: template.status.goldenSnapshot }, call);
+    } else {
+      this.resolveSandboxConfig(pod);
+      await atelets.run(pod, call);
+    }
+  }
+
+  /** Secret-backed env must resolve; the worker is already claimed when this fails. */
+  private resolveEnv(template: ActorTemplate): void {
+    const namespace = template.metadata.namespace;
+    for (const container of template.spec.containers ?? []) {
+      for (const env of container.env ?? []) {
+        const ref = env.valueFrom?.secretKeyRef;
+        if (!ref) continue;
+        const found = this.deps.cluster.secretValue(namespace, ref.name, ref.key);
+        if (ref.optional || 'value' in found) continue;
+        const where = `container "${container.name}" env "${env.name}"`;
+        throw failedPrecondition(
+          found.missing === 'secret'
+            ? `${where} references missing secret ${namespace}/${ref.name}`
+            : `${where} references missing key "${ref.key}" in secret ${namespace}/${ref.name}`,
+        );
+      }
+    }
+  }
+
+  /** A cold boot needs sandbox assets: the pool's named SandboxConfig or its class's one default. */
+  private resolveSandboxConfig(pod: Pod): void {
+    const { cluster } = this.deps;
+    const pool = cluster.findPool(pod.namespace, pod.pool);
+    if (!pool) throw new Error(`worker pool ${pod.namespace}/${pod.pool} not found`);
+    const wanted = pool.spec.sandboxClass;
+    const named = pool.spec.sandboxConfigName;
+    if (named) {
+      const config = cluster.sandboxConfigs.find((c) => c.metadata.name === named);
+      if (!config) throw new Error(`while resolving sandbox assets: SandboxConfig "${named}" not found`);
+      if (config.spec.sandboxClass !== wanted) {
+        throw new Error(
+          `while resolving sandbox assets: SandboxConfig "${named}" has sandboxClass "${config.spec.sandboxClass}", pool needs "${wanted}"`,
+        );
+      }
+      return;
+    }
+    const defaults = cluster.sandboxConfigs.filter((c) => c.spec.default && c.spec.sandboxClass === wanted);
+    if (defaults.length !== 1) {
+      throw new Error(
+        `while resolving sandbox assets: expected exactly one default SandboxConfig for sandboxClass "${wanted}", found ${defaults.length}`,
+      );
+    }
+  }
+
+  /** `<location>/<id>/<RFC3339>-<rand>` for suspend, `<id>-<RFC3339>-<rand>` for pause. */
+  private snapshotName(kind: StopKind, template: ActorTemplate, actorName: string): string {
+    const suffix = `${rfc3339()}-${this.deps.random.text()}`;
+    if (kind === 'pause') return `${actorName}-${suffix}`;
+    return `${template.spec.snapshotsConfig.location.replace(/\/+$/, '')}/${actorName}/${suffix}`;
+  }
+
+  /** Free the worker (matched by actor name), then record the snapshot and unbind the actor. */
+  private finalizeStopped(kind: StopKind, actor: StoredActor): StoredActor {
+    const { store } = this.deps;
+    const worker = store.getWorker(
+      workerKeyOf({
+        workerNamespace: actor.ateomPodNamespace,
+        workerPool: actor.workerPoolName,
+        workerPod: actor.ateomPodName,
+      }),
+    );
+    if (worker && worker.actorId === actor.actorId) {
+      store.updateWorker({
+        ...worker,
+        actorId: '',
+        actorNamespace: '',
+        actorTemplate: '',
+        actorAtespace: '',
+      });
+    }
+    const current = this.loadActor({ atespace: actor.atespace, name: actor.actorId });
+    const snapshot = current.inProgressSnapshot;
+    let latest: SnapshotInfo | undefined = current.latestSnapshotInfo;
+    if (snapshot && kind === 'suspend') {
+      latest = { type: SnapshotType.SNAPSHOT_TYPE_EXTERNAL, external: { snapshotUriPrefix: snapshot } };
+    } else if (snapshot) {
+      latest = {
+        type: SnapshotType.SNAPSHOT_TYPE_LOCAL,
+        local: { snapshotPrefix: snapshot, nodeVmsWithLocalSnapshots: [worker?.nodeName ?? ''] },
+      };
+    }
+    return store.updateActor({
+      ...current,
+      status: STOP[kind].final,
+      inProgressSnapshot: '',
+      latestSnapshotInfo: latest,
+      ateomPodNamespace: '',
+      ateomPodName: '',
+      ateomPodIp: '',
+      workerPoolName: '',
+    });
+  }
+}

@@ -1,0 +1,169 @@
+// The simulator's "Redis": actors by (atespace, name), atespaces by name, workers by
+// (namespace, pool, pod). Every record carries a version that starts at 1 and goes up by one
+// per write; updates are optimistic (the caller names the version it read). Stored records
+// are never mutated in place: a write replaces the record, so readers may keep references.
+import { Actor, Actor_Status, actor_StatusToJSON, type Worker } from '../gen/ateapi';
+import { PersistenceConflict } from './errors';
+
+export type StoredActor = Readonly<Actor>;
+export type StoredWorker = Readonly<Worker>;
+
+const SEP = '\u0000'; // cannot occur in a valid name, and unvalidated names cannot collide through it
+const actorKey = (atespace: string, name: string) => `${atespace}${SEP}${name}`;
+export const workerKeyOf = (w: { workerNamespace: string; workerPool: string; workerPod: string }) =>
+  `${w.workerNamespace}${SEP}${w.workerPool}${SEP}${w.workerPod}`;
+
+export type DeleteActorResult =
+  | { deleted: true }
+  | { deleted: false; reason: 'missing' }
+  | { deleted: false; reason: 'not-suspended'; status: string };
+export type DeleteAtespaceResult = 'deleted' | 'missing' | 'not-empty';
+
+export class Store {
+  private readonly actors = new Map<string, StoredActor>();
+  private readonly actorCounts = new Map<string, number>(); // per atespace, for DeleteAtespace
+  private readonly atespaces = new Set<string>();
+  private readonly workers = new Map<string, StoredWorker>();
+
+  // --- actors ---
+
+  getActor(atespace: string, name: string): StoredActor | undefined {
+    return this.actors.get(actorKey(atespace, name));
+  }
+
+  /** SETNX: stores `actor` with version 1, or returns undefined when the key is taken. */
+  createActor(actor: Actor): StoredActor | undefined {
+    const key = actorKey(actor.atespace, actor.actorId);
+    if (this.actors.has(key)) return undefined;
+    const stored = { ...actor, version: 1 };
+    this.actors.set(key, stored);
+    this.actorCounts.set(actor.atespace, (this.actorCounts.get(actor.atespace) ?? 0) + 1);
+    return stored;
+  }
+
+  /**
+   * Optimistic write: fails with PersistenceConflict when the stored version is not
+   * `next.version` (the version the caller read). Returns the record as stored (version + 1).
+   */
+  updateActor(next: Actor): StoredActor {
+    const key = actorKey(next.atespace, next.actorId);
+    const current = this.actors.get(key);
+    if (!current) throw new Error('actor does not exist');
+    if (current.version !== next.version) throw new PersistenceConflict(`actor ${next.actorId}`);
+    if (
+      current.actorTemplateNamespace !== next.actorTemplateNamespace ||
+      current.actorTemplateName !== next.actorTemplateName
+    ) {
+      throw new Error('actor template is immutable');
+    }
+    const stored = { ...next, version: current.version + 1 };
+    this.actors.set(key, stored);
+    return stored;
+  }
+
+  /** Deletes only a SUSPENDED actor (upstream's WATCH transaction). */
+  deleteActor(atespace: string, name: string): DeleteActorResult {
+    const key = actorKey(atespace, name);
+    const current = this.actors.get(key);
+    if (!current) return { deleted: false, reason: 'missing' };
+    if (current.status !== Actor_Status.STATUS_SUSPENDED) {
+      return { deleted: false, reason: 'not-suspended', status: actor_StatusToJSON(current.status) };
+    }
+    this.actors.delete(key);
+    this.actorCounts.set(atespace, (this.actorCounts.get(atespace) ?? 1) - 1);
+    return { deleted: true };
+  }
+
+  /**
+   * One page of actors in store order, from position `cursor`; `next` is 0 when done.
+   * Like a SCAN cursor it is soft: concurrent creates and deletes may shift items.
+   */
+  listActors(atespace: string, cursor: number, pageSize: number): { actors: StoredActor[]; next: number } {
+    const actors: StoredActor[] = [];
+    let position = 0;
+    let next = 0;
+    for (const actor of this.actors.values()) {
+      if (atespace !== '' && actor.atespace !== atespace) continue;
+      if (position++ < cursor) continue;
+      if (actors.length === pageSize) {
+        next = position - 1;
+        break;
+      }
+      actors.push(actor);
+    }
+    return { actors, next };
+  }
+
+  allActors(): IterableIterator<StoredActor> {
+    return this.actors.values();
+  }
+
+  get actorCount(): number {
+    return this.actors.size;
+  }
+
+  // --- atespaces ---
+
+  createAtespace(name: string): boolean {
+    if (this.atespaces.has(name)) return false;
+    this.atespaces.add(name);
+    return true;
+  }
+
+  hasAtespace(name: string): boolean {
+    return this.atespaces.has(name);
+  }
+
+  deleteAtespace(name: string): DeleteAtespaceResult {
+    if (!this.atespaces.has(name)) return 'missing';
+    if ((this.actorCounts.get(name) ?? 0) > 0) return 'not-empty';
+    this.atespaces.delete(name);
+    return 'deleted';
+  }
+
+  listAtespaces(): string[] {
+    return [...this.atespaces];
+  }
+
+  // --- workers ---
+
+  getWorker(key: string): StoredWorker | undefined {
+    return this.workers.get(key);
+  }
+
+  /** Registers a worker with version 1; false when it is already registered. */
+  createWorker(worker: Worker): boolean {
+    const key = workerKeyOf(worker);
+    if (this.workers.has(key)) return false;
+    this.workers.set(key, { ...worker, version: 1 });
+    return true;
+  }
+
+  /** Optimistic write like updateActor; namespace, pool, pod and ip are immutable. */
+  updateWorker(next: Worker): StoredWorker {
+    const key = workerKeyOf(next);
+    const current = this.workers.get(key);
+    if (!current) throw new Error('worker does not exist');
+    if (current.version !== next.version) throw new PersistenceConflict(`worker ${next.workerPod}`);
+    if (current.ip !== next.ip) throw new Error('ip is immutable');
+    const stored = { ...next, version: current.version + 1 };
+    this.workers.set(key, stored);
+    return stored;
+  }
+
+  deleteWorker(key: string): void {
+    this.workers.delete(key);
+  }
+
+  listWorkers(): StoredWorker[] {
+    return [...this.workers.values()];
+  }
+
+  /** DebugClear: FLUSHALL. Everything goes, workers included. */
+  clear(): void {
+    this.actors.clear();
+    this.actorCounts.clear();
+    this.atespaces.clear();
+    this.workers.clear();
+  }
+}
