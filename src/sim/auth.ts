@@ -40,7 +40,10 @@ export interface JwtAuthority {
   issuer: string;
   audience: string;
   jwks: JSONWebKeySet;
-  /** Signs a token like a projected ServiceAccount token; only when the simulator made the key. */
+  /**
+   * Signs a token like a projected ServiceAccount token (claims override the defaults); only
+   * when the simulator made the key.
+   */
   mintToken?: (claims?: JWTPayload & { expiresInSeconds?: number }) => Promise<string>;
 }
 
@@ -57,19 +60,21 @@ export async function jwtAuthority(options: Extract<AuthOptions, { mode: 'jwt' }
     issuer,
     audience,
     jwks: { keys: [jwk] },
-    mintToken: async ({ expiresInSeconds = 3600, ...claims } = {}) =>
-      new SignJWT({
+    mintToken: async ({ expiresInSeconds = 3600, ...claims } = {}) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({
+        iss: issuer,
+        aud: audience,
+        sub: 'system:serviceaccount:ate-system:ate-client',
+        iat: now,
+        nbf: now,
+        exp: now + expiresInSeconds,
         'kubernetes.io': { namespace: 'ate-system', serviceaccount: { name: 'ate-client' } },
         ...claims,
       })
         .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject('system:serviceaccount:ate-system:ate-client')
-        .setIssuedAt()
-        .setNotBefore('0s')
-        .setExpirationTime(`${expiresInSeconds}s`)
-        .sign(privateKey),
+        .sign(privateKey);
+    },
   };
 }
 
