@@ -1,24 +1,107 @@
-// The ateflow Temporal worker: sandbox workflows plus the activities that drive Substrate.
-// Run any number of these on one task queue to scale out (`npm run worker`).
-import { NativeConnection, Worker } from '@temporalio/worker';
+// The ateflow Temporal worker: sandbox workflows plus the activities that drive Substrate, and the
+// fleet observer. Run any number of these on one task queue to scale out (`npm run worker`).
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { createActivities } from './src/activities';
 import { loadConfig, type Config } from './src/config';
 import { logger } from './src/logger';
+import { FleetObserver } from './src/observer/fleet-observer';
+import { loadSealingKey } from './src/sealing';
+import { AteapiClient } from './src/substrate/client';
+import { KubernetesTemplateStore } from './src/substrate/kubernetes-templates';
+import { SimulatorTemplateStore } from './src/substrate/simulator-templates';
+import type { SynthesisSettings } from './src/substrate/synthesize-template';
+import type { TemplateStore } from './src/substrate/template-store';
+import { FLEET_OBSERVER_WORKFLOW_ID, fleetObserverWorkflow } from './src/workflows/fleet-observer';
 
-export async function createWorker(config: Config, connection?: NativeConnection): Promise<Worker> {
-  const conn = connection ?? (await NativeConnection.connect({ address: config.ATEFLOW_TEMPORAL_ADDRESS }));
-  return Worker.create({
-    connection: conn,
+export interface WorkerDeps {
+  connection: NativeConnection;
+  client: Client;
+  namespace: string;
+  taskQueue: string;
+  ateapi: AteapiClient;
+  templates: TemplateStore;
+  sealingKey: Buffer;
+  synthesis: SynthesisSettings;
+  /**
+   * Fleet observer sweep interval; 0 runs no observer from this worker (time-skipping tests:
+   * a forever-running activity would keep the test server from skipping time).
+   */
+  observeIntervalMs: number;
+  /** Pre-bundled workflow code (tests bundle once per process); default: bundle src/workflows. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** A worker for the given clients; also makes sure the singleton fleet observer is running. */
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  const observer = new FleetObserver(deps.ateapi, deps.client);
+  const worker = await Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : { workflowsPath: require.resolve('./src/workflows') }),
+    activities: createActivities({
+      ateapi: deps.ateapi,
+      templates: deps.templates,
+      sealingKey: deps.sealingKey,
+      synthesis: deps.synthesis,
+      observer,
+    }),
+  });
+  if (deps.observeIntervalMs > 0) {
+    await deps.client.workflow.start(fleetObserverWorkflow, {
+      workflowId: FLEET_OBSERVER_WORKFLOW_ID,
+      taskQueue: deps.taskQueue,
+      args: [deps.observeIntervalMs],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+  }
+  return worker;
+}
+
+/** Clients and settings for a worker, from configuration. */
+export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> {
+  const caPem = config.ATEFLOW_ATEAPI_CA_FILE ? readFileSync(config.ATEFLOW_ATEAPI_CA_FILE) : undefined;
+  const tls =
+    config.ATEFLOW_ATEAPI_TLS || caPem ? { caPem, serverName: config.ATEFLOW_ATEAPI_SERVER_NAME } : undefined;
+  const address = config.ATEFLOW_TEMPORAL_ADDRESS;
+  return {
+    connection: await NativeConnection.connect({ address }),
+    client: new Client({
+      connection: await Connection.connect({ address }),
+      namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
+    }),
     namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
     taskQueue: config.ATEFLOW_TASK_QUEUE,
-    workflowsPath: require.resolve('./src/workflows'),
-  });
+    ateapi: new AteapiClient({
+      endpoint: config.ATEFLOW_ATEAPI_ENDPOINT,
+      tls,
+      tokenFile: config.ATEFLOW_ATEAPI_TOKEN_FILE,
+    }),
+    templates: config.ATEFLOW_KUBECONFIG
+      ? KubernetesTemplateStore.fromFile(config.ATEFLOW_KUBECONFIG)
+      : new SimulatorTemplateStore(config.ATEFLOW_SIM_ADMIN),
+    sealingKey: loadSealingKey(process.env, config.ATEFLOW_DATA_DIR),
+    synthesis: {
+      pauseImage: config.ATEFLOW_PAUSE_IMAGE,
+      snapshotLocation: config.ATEFLOW_SNAPSHOT_LOCATION,
+      gatewayEndpoint: config.ATEFLOW_GATEWAY_ENDPOINT,
+    },
+    observeIntervalMs: config.ATEFLOW_OBSERVE_INTERVAL,
+  };
 }
 
 if (require.main === module) {
   const config = loadConfig();
-  createWorker(config)
+  workerDepsFromConfig(config)
+    .then(createWorker)
     .then((worker) => {
       logger.info({ taskQueue: config.ATEFLOW_TASK_QUEUE }, 'worker started');
+      process.once('SIGINT', () => worker.shutdown());
+      process.once('SIGTERM', () => worker.shutdown());
       return worker.run();
     })
     .catch((err: unknown) => {

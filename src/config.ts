@@ -1,6 +1,18 @@
 // ateflow's configuration: environment variables with embedded local defaults, validated once.
 // Every key is documented in the README ("Configuration").
+import ms from 'ms';
 import { z } from 'zod';
+
+/** A duration such as "30m", "2s" or "1500" (ms), parsed to milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const value = /^\d+$/.test(text) ? Number(text) : ms(text as ms.StringValue);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (e.g. 30s, 5m, 2h)` });
+    return z.NEVER;
+  }
+  return value;
+});
+const flag = z.enum(['true', 'false', '1', '0', '']).transform((text) => text === 'true' || text === '1');
 
 const schema = z.object({
   /** Temporal frontend (host:port). The embedded dev server listens here by default. */
@@ -13,6 +25,39 @@ const schema = z.object({
   /** Where `ateflow dev` keeps its state (Temporal's SQLite database, sockets). */
   ATEFLOW_DATA_DIR: z.string().default('.data'),
   ATEFLOW_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+
+  /** Substrate's ate-api-server (host:port); the embedded simulator listens here by default. */
+  ATEFLOW_ATEAPI_ENDPOINT: z.string().default('127.0.0.1:7100'),
+  /** TLS to ateapi: on when a CA file is given or this is true. */
+  ATEFLOW_ATEAPI_TLS: flag.default(false),
+  ATEFLOW_ATEAPI_CA_FILE: z.string().optional(),
+  /** TLS server name to verify (Substrate's certificate is for api.ate-system.svc). */
+  ATEFLOW_ATEAPI_SERVER_NAME: z.string().optional(),
+  /** Bearer token file for ateapi's JWT mode (a projected ServiceAccount token); re-read per call. */
+  ATEFLOW_ATEAPI_TOKEN_FILE: z.string().optional(),
+  /** Kubeconfig for ActorTemplates; without it the simulator's admin API keeps templates. */
+  ATEFLOW_KUBECONFIG: z.string().optional(),
+  ATEFLOW_SIM_ADMIN: z.string().default('127.0.0.1:7101'),
+
+  /** Namespace of ActorTemplates (pre-provisioned and synthesized). */
+  ATEFLOW_TEMPLATE_NAMESPACE: z.string().default('default'),
+  /** Atespace for sandboxes whose workspace is not a valid atespace name. */
+  ATEFLOW_DEFAULT_ATESPACE: z.string().default('openshell'),
+  /** pauseImage of synthesized templates (must be digest-pinned). */
+  ATEFLOW_PAUSE_IMAGE: z.string().default('ateflow/pause@sha256:' + '0'.repeat(64)),
+  /** snapshotsConfig.location of synthesized templates. */
+  ATEFLOW_SNAPSHOT_LOCATION: z.string().default('gs://ateflow-snapshots/'),
+  /** OPENSHELL_ENDPOINT injected into sandboxes (the gateway as seen from inside). */
+  ATEFLOW_GATEWAY_ENDPOINT: z.string().default(''),
+
+  /** Default idle timeout before a running sandbox is suspended; 0 disables. */
+  ATEFLOW_IDLE_TIMEOUT: duration.default(30 * 60_000),
+  /** Longest one transition may take before the sandbox is FAILED. */
+  ATEFLOW_TRANSITION_TIMEOUT: duration.default(5 * 60_000),
+  /** Longest a resume waits for a free worker. */
+  ATEFLOW_CAPACITY_BUDGET: duration.default(10 * 60_000),
+  /** Fleet observer sweep interval (ListActors). */
+  ATEFLOW_OBSERVE_INTERVAL: duration.default(2_000),
 });
 
 export type Config = z.infer<typeof schema>;

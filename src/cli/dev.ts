@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config';
 import { temporalCliPath } from '../temporal/binaries';
 import { sandboxSearchAttributes } from '../workflows/search-attributes';
-import { createWorker } from '../../worker';
+import { createWorker, workerDepsFromConfig } from '../../worker';
 
 function portOpen(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -78,7 +78,7 @@ export async function runDev(config: Config): Promise<void> {
   );
   try {
     await waitForPort(host, port, temporal, 30_000);
-    const worker = await createWorker(config);
+    const worker = await createWorker(await workerDepsFromConfig(config));
     console.log(`ateflow dev is up:
   Temporal frontend  ${host}:${port} (namespace ${config.ATEFLOW_TEMPORAL_NAMESPACE})
   Temporal Web UI    http://${host}:${config.ATEFLOW_UI_PORT}/namespaces/${config.ATEFLOW_TEMPORAL_NAMESPACE}/workflows

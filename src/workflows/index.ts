@@ -1,2 +1,3 @@
 // Every workflow type the ateflow worker registers.
-export {};
+export { sandboxWorkflow } from './sandbox';
+export { fleetObserverWorkflow } from './fleet-observer';

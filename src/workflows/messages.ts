@@ -93,8 +93,19 @@ export interface SandboxInput {
   idleTimeoutMs: number;
   /** Labels from the gateway's template, echoed in the view. */
   labels: Record<string, string>;
+  /** Time budgets; defaults in the workflow (sandbox.ts `defaultLimits`). */
+  limits?: Partial<SandboxLimits>;
   /** Present when this run continues an earlier one (continue-as-new). */
   carried?: SandboxView;
+}
+
+export interface SandboxLimits {
+  /** Longest a single transition (resume, suspend, …) may take before the sandbox is FAILED. */
+  transitionTimeoutMs: number;
+  /** Longest a resume waits for a free worker before the sandbox is FAILED. */
+  capacityBudgetMs: number;
+  /** Longest a synthesized template may take to become Ready. */
+  templateReadyTimeoutMs: number;
 }
 
 export interface SandboxView {

@@ -1,0 +1,90 @@
+// The fleet observer: ateapi has no watch, so one poller lists every actor (paginated), diffs
+// against its last view, and signals only the sandbox workflows whose actor changed in a way
+// they did not cause (a pod loss, a traffic-driven resume, an actor that vanished).
+//
+// Why one observer for the whole fleet, run as an activity of a singleton workflow: the workflow
+// id makes it a singleton across any number of worker processes, its heartbeat timeout moves it to
+// another worker when one dies, and sandbox workflows never poll Substrate themselves (no history
+// growth, one ListActors sweep instead of one GetActor per sandbox).
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { AteapiClient } from '../substrate/client';
+import { toActorView } from '../substrate/actor-view';
+import {
+  actorObservedSignal,
+  sandboxWorkflowId,
+  viewQuery,
+  type ActorView,
+  type SandboxView,
+} from '../workflows/messages';
+
+const QUERY_TIMEOUT_MS = 5_000;
+const key = (actor: { ref: { atespace: string; name: string } }) => `${actor.ref.atespace}/${actor.ref.name}`;
+
+/** States in which the workflow itself is changing the actor, or no longer owns one. */
+const notObservable = new Set(['PROVISIONING', 'DELETING', 'DELETED']);
+
+export interface ObservationReport {
+  actors: number;
+  changed: number;
+  signalled: number;
+}
+
+export class FleetObserver {
+  /** Last actor version handled, per atespace/name. */
+  private readonly seen = new Map<string, ActorView>();
+
+  constructor(
+    private readonly ateapi: AteapiClient,
+    private readonly temporal: Client,
+  ) {}
+
+  /** One sweep; `signal` aborts in-flight Temporal calls (worker shutdown). */
+  pollOnce(signal?: AbortSignal): Promise<ObservationReport> {
+    return signal ? this.temporal.withAbortSignal(signal, () => this.sweep()) : this.sweep();
+  }
+
+  /** List, diff, and signal where the workflow's view disagrees with Substrate. */
+  private async sweep(): Promise<ObservationReport> {
+    const actors = (await this.ateapi.listAllActors()).map(toActorView);
+    const current = new Map(actors.map((actor) => [key(actor), actor]));
+    let changed = 0;
+    let signalled = 0;
+    for (const actor of actors) {
+      if (this.seen.get(key(actor))?.version === actor.version) continue;
+      changed++;
+      if (await this.reconcile(actor.ref.name, actor)) signalled++;
+      this.seen.set(key(actor), actor);
+    }
+    for (const [gone, last] of this.seen) {
+      if (current.has(gone)) continue;
+      changed++;
+      if (await this.reconcile(last.ref.name, null)) signalled++;
+      this.seen.delete(gone);
+    }
+    return { actors: actors.length, changed, signalled };
+  }
+
+  /** Signals the actor's sandbox workflow if the observation is news to it. */
+  private async reconcile(sandboxId: string, actor: ActorView | null): Promise<boolean> {
+    const handle = this.temporal.workflow.getHandle(sandboxWorkflowId(sandboxId));
+    let view: SandboxView;
+    try {
+      // Bounded: a query waits for a worker, and a stuck one must not stall the whole sweep.
+      view = await this.temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(viewQuery));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false; // not a sandbox of ours
+      throw err;
+    }
+    if (notObservable.has(view.state) || !isNews(view, actor)) return false;
+    await handle.signal(actorObservedSignal, actor);
+    return true;
+  }
+}
+
+function isNews(view: SandboxView, actor: ActorView | null): boolean {
+  const known = view.actorView;
+  if (actor === null) return known !== undefined;
+  if (!known) return true;
+  if (actor.version <= known.version) return false; // the workflow caused it or already knows
+  return actor.status !== known.status || actor.podUid !== known.podUid;
+}

@@ -1,0 +1,48 @@
+// Pure helpers over the sandbox view: the initial view, derived fields, and the bounded event log.
+// Deterministic and free of I/O (runs inside the workflow sandbox).
+import type { LifecycleEvent, SandboxInput, SandboxView } from './messages';
+
+/** Lifecycle events kept in the view (the gateway keeps 50 per sandbox too). */
+export const MAX_EVENTS = 50;
+
+export function initialView(input: SandboxInput, nowMs: number): SandboxView {
+  return {
+    sandboxId: input.sandboxId,
+    sandboxName: input.sandboxName,
+    workspace: input.workspace,
+    state: 'PROVISIONING',
+    detail: 'provisioning: waiting to start',
+    waitingForCapacity: false,
+    actor: input.actor,
+    template: input.template.ref,
+    templateOwned: input.template.kind === 'synthesized',
+    labels: input.labels,
+    workerSelector: input.workerSelector,
+    idleTimeoutMs: input.idleTimeoutMs,
+    lastActiveAtMs: nowMs,
+    idleDeadlineMs: 0,
+    createdAtMs: nowMs,
+    events: [],
+  };
+}
+
+/** When the idle timer suspends the sandbox, or 0 when it is not armed. */
+export function idleDeadline(view: SandboxView): number {
+  const armed = view.state === 'RUNNING' && view.idleTimeoutMs > 0 && !view.hold;
+  return armed ? view.lastActiveAtMs + view.idleTimeoutMs : 0;
+}
+
+/** A deep copy with derived fields filled in: what queries and updates hand out. */
+export function snapshot(view: SandboxView): SandboxView {
+  const copy = JSON.parse(JSON.stringify(view)) as SandboxView;
+  copy.idleDeadlineMs = idleDeadline(view);
+  return copy;
+}
+
+export function appendEvent(view: SandboxView, event: Omit<LifecycleEvent, 'seq'>): LifecycleEvent {
+  const last = view.events[view.events.length - 1];
+  const recorded = { seq: (last?.seq ?? 0) + 1, ...event };
+  view.events.push(recorded);
+  if (view.events.length > MAX_EVENTS) view.events.splice(0, view.events.length - MAX_EVENTS);
+  return recorded;
+}

@@ -1,0 +1,93 @@
+// Idle auto-suspend, proven on the time-skipping server with the real worker and simulator.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setIdleTimeoutUpdate, touchSignal, type SandboxView } from '../src/workflows/messages';
+import {
+  createSandbox,
+  handleOf,
+  inState,
+  sandboxInput,
+  startSandboxStack,
+  waitForView,
+  type SandboxStack,
+} from './helpers/sandbox-env';
+
+const MINUTE = 60_000;
+
+describe('idle auto-suspend (time-skipping)', () => {
+  let stack: SandboxStack;
+  before(async () => void (stack = await startSandboxStack({ server: 'time-skipping' })));
+  after(async () => stack?.teardown());
+
+  async function runningSandbox(idleTimeoutMs: number): Promise<SandboxView> {
+    const input = sandboxInput({ idleTimeoutMs });
+    await createSandbox(stack, input);
+    return waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+  }
+
+  const idleSuspension = (view: SandboxView) => view.events.find((event) => event.reason === 'IdleSuspended');
+
+  it('suspends within a second of exactly idleTimeout without activity', async () => {
+    const running = await runningSandbox(10 * MINUTE);
+    await stack.env.sleep(10 * MINUTE - 2_000);
+    const before = await waitForView(stack, running.sandboxId, () => true, 'a view');
+    assert.equal(before.state, 'RUNNING', 'suspended before the idle timeout');
+
+    await stack.env.sleep(3_000);
+    const suspended = await waitForView(stack, running.sandboxId, inState('SUSPENDED'), 'the idle suspend');
+    const event = idleSuspension(suspended);
+    assert.ok(event, 'no IdleSuspended event');
+    const idleFor = event.timestampMs - running.lastActiveAtMs;
+    assert.ok(idleFor >= 10 * MINUTE && idleFor < 10 * MINUTE + 1_000, `suspended after ${idleFor} ms`);
+    assert.equal((await stack.ateapi.getActor(running.actor)).status, 4 /* STATUS_SUSPENDED */);
+  });
+
+  it('postpones the suspend when touched', async () => {
+    const running = await runningSandbox(10 * MINUTE);
+    const handle = handleOf(stack, running.sandboxId);
+    await stack.env.sleep(6 * MINUTE);
+    await handle.signal(touchSignal);
+    await stack.env.sleep(6 * MINUTE); // 12 min since start, 6 since the touch
+    assert.equal((await waitForView(stack, running.sandboxId, () => true, 'a view')).state, 'RUNNING');
+    await stack.env.sleep(5 * MINUTE);
+    const suspended = await waitForView(stack, running.sandboxId, inState('SUSPENDED'), 'the idle suspend');
+    const idleFor = idleSuspension(suspended)!.timestampMs - suspended.lastActiveAtMs;
+    assert.ok(idleFor >= 10 * MINUTE && idleFor < 10 * MINUTE + 1_000, `suspended after ${idleFor} ms idle`);
+  });
+
+  it('never suspends with timeout 0', async () => {
+    const running = await runningSandbox(0);
+    await stack.env.sleep(30 * 24 * 60 * MINUTE);
+    const view = await waitForView(stack, running.sandboxId, () => true, 'a view');
+    assert.equal(view.state, 'RUNNING');
+    assert.equal(view.idleDeadlineMs, 0);
+  });
+
+  it('applies a new timeout at once', async () => {
+    const running = await runningSandbox(60 * MINUTE);
+    const handle = handleOf(stack, running.sandboxId);
+    await stack.env.sleep(10 * MINUTE);
+    // Already idle for 10 minutes: a 5-minute timeout suspends now, not 5 minutes from now.
+    await handle.executeUpdate(setIdleTimeoutUpdate, { args: [5 * MINUTE] });
+    const suspended = await waitForView(stack, running.sandboxId, inState('SUSPENDED'), 'the suspend');
+    assert.ok(idleSuspension(suspended));
+
+    const other = await runningSandbox(0);
+    await handleOf(stack, other.sandboxId).executeUpdate(setIdleTimeoutUpdate, { args: [2 * MINUTE] });
+    const armed = await waitForView(stack, other.sandboxId, () => true, 'a view');
+    assert.equal(armed.idleDeadlineMs, armed.lastActiveAtMs + 2 * MINUTE);
+    await stack.env.sleep(2 * MINUTE + 1_000);
+    await waitForView(stack, other.sandboxId, inState('SUSPENDED'), 'the suspend after the new timeout');
+  });
+
+  it('adds no history events while a running sandbox idles, beyond its one timer', async () => {
+    const running = await runningSandbox(24 * 60 * MINUTE);
+    const handle = handleOf(stack, running.sandboxId);
+    const eventsBefore = (await handle.fetchHistory()).events ?? [];
+    await stack.env.sleep(3 * 60 * MINUTE);
+    const eventsAfter = (await handle.fetchHistory()).events ?? [];
+    assert.equal(eventsAfter.length, eventsBefore.length, 'three idle hours added history events');
+    const timers = eventsAfter.filter((event) => event.timerStartedEventAttributes).length;
+    assert.equal(timers, 1, 'expected exactly one idle timer');
+  });
+});

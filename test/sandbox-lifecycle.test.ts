@@ -1,0 +1,148 @@
+// The sandbox workflow end to end on the dev server: real worker, real activities, the simulator
+// over gRPC and its data plane, the fleet observer reconciling what Substrate does on its own.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Actor_Status } from '../src/gen/ateapi';
+import {
+  checkpointUpdate,
+  deleteUpdate,
+  pauseUpdate,
+  startUpdate,
+  stopUpdate,
+  type SandboxView,
+} from '../src/workflows/messages';
+import {
+  createSandbox,
+  handleOf,
+  inState,
+  sandboxInput,
+  startSandboxStack,
+  waitForView,
+  type SandboxStack,
+} from './helpers/sandbox-env';
+
+describe('sandbox lifecycle (dev server, simulator)', () => {
+  let stack: SandboxStack;
+  before(async () => void (stack = await startSandboxStack({ server: 'dev' })));
+  after(async () => stack?.teardown());
+
+  async function runningSandbox(): Promise<SandboxView> {
+    const input = sandboxInput();
+    await createSandbox(stack, input);
+    return waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+  }
+
+  /** Talks to the actor's workload through the simulator's data plane (resumes it if stopped). */
+  async function workload(view: SandboxView, path: string, init?: RequestInit): Promise<unknown> {
+    const url = `${stack.sim.dataPlaneUrl}/actors/${view.actor.atespace}/${view.actor.name}${path}`;
+    const response = await fetch(url, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
+    });
+    assert.ok(
+      response.ok,
+      `${init?.method ?? 'GET'} ${path}: HTTP ${response.status} ${await response.clone().text()}`,
+    );
+    return response.json();
+  }
+  const remember = (view: SandboxView, key: string, value: string) =>
+    workload(view, `/memory/${key}`, { method: 'PUT', body: JSON.stringify(value) });
+  const recall = (view: SandboxView) => workload(view, '/memory') as Promise<Record<string, string>>;
+
+  it('creates idempotently: a repeated create returns the same sandbox and makes one actor', async () => {
+    const input = sandboxInput();
+    const first = await createSandbox(stack, input);
+    const second = await createSandbox(stack, input);
+    assert.equal(first.sandboxId, second.sandboxId);
+    assert.equal(first.createdAtMs, second.createdAtMs);
+    const view = await waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+    const actors = await stack.ateapi.listAllActors(input.actor.atespace);
+    assert.equal(actors.filter((actor) => actor.actorId === input.actor.name).length, 1);
+    assert.equal(view.actorView?.status, 'RUNNING');
+    assert.ok(view.actorView?.podName, 'no worker pod recorded');
+    assert.deepEqual(
+      view.events.map((event) => event.reason),
+      ['Provisioning', 'Starting', 'Running'],
+    );
+  });
+
+  it('stop returns only after the snapshot is committed, and start restores the memory', async () => {
+    const view = await runningSandbox();
+    await remember(view, 'issue', 'database timeout');
+    const stopped = await handleOf(stack, view.sandboxId).executeUpdate(stopUpdate);
+    assert.equal(stopped.state, 'SUSPENDED');
+    assert.equal(stopped.actorView?.snapshot, 'EXTERNAL');
+    const actor = await stack.ateapi.getActor(view.actor);
+    assert.equal(actor.status, Actor_Status.STATUS_SUSPENDED);
+    assert.ok(actor.latestSnapshotInfo?.external?.snapshotUriPrefix, 'no snapshot recorded in Substrate');
+
+    const again = await handleOf(stack, view.sandboxId).executeUpdate(stopUpdate); // idempotent
+    assert.equal(again.state, 'SUSPENDED');
+
+    const started = await handleOf(stack, view.sandboxId).executeUpdate(startUpdate);
+    assert.equal(started.state, 'RUNNING');
+    assert.deepEqual(await recall(started), { issue: 'database timeout' });
+  });
+
+  it('follows a resume that Substrate does on incoming traffic', async () => {
+    const view = await runningSandbox();
+    await remember(view, 'k', 'v');
+    await handleOf(stack, view.sandboxId).executeUpdate(stopUpdate);
+    assert.deepEqual(await recall(view), { k: 'v' }); // the data plane resumes the actor
+    const resumed = await waitForView(stack, view.sandboxId, inState('RUNNING'), 'the workflow to notice');
+    assert.ok(resumed.events.some((event) => event.reason === 'ResumedOnTraffic'));
+  });
+
+  it('recovers from a lost worker pod on another worker from the last snapshot; neighbours untouched', async () => {
+    const victim = await runningSandbox();
+    const neighbour = await runningSandbox();
+    const neighbourActorBefore = await stack.ateapi.getActor(neighbour.actor);
+    await remember(victim, 'note', 'checkpointed');
+    const checkpointed = await handleOf(stack, victim.sandboxId).executeUpdate(checkpointUpdate);
+    assert.equal(checkpointed.state, 'RUNNING');
+    await remember(victim, 'note', 'lost with the pod');
+    const lostPod = checkpointed.actorView!.podName;
+
+    stack.sim.core.killWorker(lostPod);
+    const recovered = await waitForView(
+      stack,
+      victim.sandboxId,
+      (view) => view.events.some((event) => event.reason === 'Recovered') && view.state === 'RUNNING',
+      'recovery after the pod loss',
+    );
+    assert.ok(recovered.events.some((event) => event.reason === 'PodLost'));
+    assert.notEqual(recovered.actorView?.podName, lostPod);
+    assert.deepEqual(await recall(recovered), { note: 'checkpointed' });
+
+    const neighbourActorAfter = await stack.ateapi.getActor(neighbour.actor);
+    assert.equal(neighbourActorAfter.version, neighbourActorBefore.version);
+    assert.equal(neighbourActorAfter.ateomPodName, neighbourActorBefore.ateomPodName);
+    const neighbourView = await waitForView(stack, neighbour.sandboxId, () => true, 'a view');
+    assert.equal(neighbourView.state, 'RUNNING');
+    assert.ok(!neighbourView.events.some((event) => event.reason === 'PodLost'));
+  });
+
+  it('pauses, and deletes a paused sandbox (resume, suspend, delete)', async () => {
+    const view = await runningSandbox();
+    const paused = await handleOf(stack, view.sandboxId).executeUpdate(pauseUpdate);
+    assert.equal(paused.state, 'PAUSED');
+    assert.equal(paused.actorView?.snapshot, 'LOCAL');
+    const result = await handleOf(stack, view.sandboxId).executeUpdate(deleteUpdate);
+    assert.equal(result.deleted, true);
+    assert.equal(result.view.state, 'DELETED');
+    await assert.rejects(stack.ateapi.getActor(view.actor), /not found/);
+    assert.equal((await handleOf(stack, view.sandboxId).result()).state, 'DELETED');
+  });
+
+  it('deletes a running sandbox and reports deleted=false when nothing was left', async () => {
+    const view = await runningSandbox();
+    const result = await handleOf(stack, view.sandboxId).executeUpdate(deleteUpdate);
+    assert.equal(result.deleted, true);
+    await assert.rejects(stack.ateapi.getActor(view.actor), /not found/);
+    const repeated = await handleOf(stack, view.sandboxId)
+      .executeUpdate(deleteUpdate)
+      .catch((err: Error) => err);
+    // A completed workflow takes no more updates: the facade maps that to "already gone".
+    assert.ok(repeated instanceof Error);
+  });
+});
