@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config';
 import { runDev } from './dev';
+import { sandboxCommand } from './sandbox';
 
 const program = new Command('ateflow').description('Durable OpenShell sandboxes on Agent Substrate');
 
@@ -9,6 +10,8 @@ program
   .command('dev')
   .description('run ateflow locally: Temporal dev server with the Web UI, worker')
   .action(async () => runDev(loadConfig()));
+
+program.addCommand(sandboxCommand());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`ateflow: ${err instanceof Error ? err.message : String(err)}`);

@@ -33,7 +33,8 @@ export interface CallContext {
   taskQueue: string;
 }
 
-function grpcCodeOf(err: unknown): number | undefined {
+/** The gRPC status code of an error or of any error in its cause chain. */
+export function grpcCodeOf(err: unknown): status | undefined {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     const code = (e as Partial<ServiceError>).code;
     if (typeof code === 'number') return code;

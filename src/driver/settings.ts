@@ -1,5 +1,6 @@
 // Settings of the driver facade, read from the environment with local defaults.
-// (Proposed for src/config.ts; kept here until they move there.)
+// Template namespace, default atespace and idle timeout use the same variables as the worker
+// (src/config.ts); the facade-only keys are proposed for src/config.ts and live here until then.
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config';
@@ -48,12 +49,12 @@ const schema = z.object({
     .string()
     .min(1)
     .default('ghcr.io/nvidia/openshell-community/sandboxes/base:latest'),
-  ATEFLOW_DEFAULT_IDLE_TIMEOUT: duration.default(30 * 60_000),
+  ATEFLOW_IDLE_TIMEOUT: duration.default(30 * 60_000),
   ATEFLOW_WATCH_POLL_INTERVAL: duration.default(250),
   ATEFLOW_WATCH_LOSS_TIMEOUT: duration.default(10_000),
   ATEFLOW_DRIVER_CALL_TIMEOUT: duration.default(240_000),
   ATEFLOW_DRIVER_READ_TIMEOUT: duration.default(10_000),
-  ATEFLOW_TEMPLATE_NAMESPACE: z.string().min(1).default('openshell-sandboxes'),
+  ATEFLOW_TEMPLATE_NAMESPACE: z.string().min(1).default('default'),
   ATEFLOW_DEFAULT_ATESPACE: z.string().min(1).default('openshell'),
   ATEFLOW_GATEWAY_LISTENER: z
     .string()
@@ -80,7 +81,7 @@ export function loadDriverSettings(config: Config, env: NodeJS.ProcessEnv = proc
     socketPath: s.ATEFLOW_DRIVER_SOCKET ?? join(config.ATEFLOW_DATA_DIR, 'compute-driver.sock'),
     tcpPort: s.ATEFLOW_DRIVER_TCP_PORT,
     defaultImage: s.ATEFLOW_DEFAULT_IMAGE,
-    defaultIdleTimeoutMs: s.ATEFLOW_DEFAULT_IDLE_TIMEOUT,
+    defaultIdleTimeoutMs: s.ATEFLOW_IDLE_TIMEOUT,
     watchPollMs: s.ATEFLOW_WATCH_POLL_INTERVAL,
     watchLossMs: s.ATEFLOW_WATCH_LOSS_TIMEOUT,
     callTimeoutMs: s.ATEFLOW_DRIVER_CALL_TIMEOUT,

@@ -1,0 +1,184 @@
+// openshell.compute.v1.ComputeDriver: each gateway call becomes a workflow update, query or
+// visibility read (architecture §4). Stateless: all sandbox state lives in the workflows.
+import { status } from '@grpc/grpc-js';
+import type { ComputeDriverServer, WatchSandboxesEvent } from '../gen/compute_driver';
+import { sealToken } from '../sealing';
+import type { Worker } from '../gen/ateapi';
+import { deleteUpdate, startUpdate, stopUpdate, type SandboxView } from '../workflows/messages';
+import { isDnsLabel, planSandbox } from './create-plan';
+import { toDriverSandbox, toPlatformEvent } from './driver-sandbox';
+import { DriverError, failedPrecondition, grpcCodeOf, invalidArgument } from './errors';
+import type { SandboxChange, SandboxEventSource } from './event-source';
+import { followEvents, serverStream, unary } from './grpc-handlers';
+import type { SandboxWorkflows } from './sandbox-workflows';
+import type { DriverSettings } from './settings';
+
+export const DRIVER_NAME = 'ateflow';
+
+/** The ateapi calls the facade makes itself (workspaces, drain); everything else goes through workflows. */
+export interface FacadeAteapi {
+  createAtespace(name: string): Promise<unknown>;
+  deleteAtespace(name: string): Promise<void>;
+  listWorkers(): Promise<Worker[]>;
+}
+
+export interface ComputeDriverDeps {
+  settings: DriverSettings;
+  version: string;
+  sandboxes: SandboxWorkflows;
+  events: SandboxEventSource;
+  ateapi: FacadeAteapi;
+  sealingKey: Buffer;
+}
+
+const requireId = (sandboxId: string) => {
+  if (!sandboxId) throw invalidArgument('sandbox_id is empty');
+  return sandboxId;
+};
+
+/** A lifecycle update that returned without reaching the state it promised. */
+function expectState(view: SandboxView, wanted: SandboxView['state'][], action: string): void {
+  if (wanted.includes(view.state)) return;
+  const why = view.failure ? `${view.failure.reason}: ${view.failure.message}` : view.detail;
+  throw failedPrecondition(`${action} sandbox ${view.sandboxId} ended in state ${view.state} (${why})`);
+}
+
+export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServer {
+  const { settings, sandboxes, ateapi } = deps;
+  return {
+    getCapabilities: unary('GetCapabilities', async () => ({
+      driverName: DRIVER_NAME,
+      driverVersion: deps.version,
+      defaultImage: settings.defaultImage,
+      // Sandboxes are durable workflows: a gateway restart must not stop or start them.
+      gatewayManagesLifecycle: false,
+      supportsSandboxAuthentication: false,
+      driverReportsRuntimeReadiness: false,
+    })),
+
+    authenticateSandbox: unary('AuthenticateSandbox', async () => {
+      throw new DriverError(status.UNIMPLEMENTED, 'ateflow does not issue sandbox bootstrap credentials');
+    }),
+
+    getGatewayListenerRequirements: unary('GetGatewayListenerRequirements', async () => {
+      const listener = settings.listener;
+      const reason = 'sandboxes on Substrate dial the gateway here';
+      switch (listener.kind) {
+        case 'none':
+          return { requirements: [] };
+        case 'loopback':
+          return { requirements: [{ reason, loopbackInterface: {} }] };
+        case 'default-route':
+          return { requirements: [{ reason, defaultRouteInterface: {} }] };
+        case 'exact':
+          return {
+            requirements: [
+              { reason, exactBindAddress: { address: listener.address, allowDelayedBind: false } },
+            ],
+          };
+      }
+    }),
+
+    validateSandboxCreate: unary('ValidateSandboxCreate', async (request) => {
+      planSandbox(request.sandbox, settings);
+      return {};
+    }),
+
+    getSandbox: unary('GetSandbox', async (request) => {
+      const view = await sandboxes.view(requireId(request.sandboxId));
+      return { sandbox: toDriverSandbox(view) };
+    }),
+
+    listSandboxes: unary('ListSandboxes', async () => {
+      return { sandboxes: (await sandboxes.allViews()).map(toDriverSandbox) };
+    }),
+
+    createSandbox: unary('CreateSandbox', async (request) => {
+      const input = planSandbox(request.sandbox, settings);
+      if (input.template.kind === 'synthesized') {
+        // The raw bearer never enters workflow history: only the sealed form does.
+        input.template.spec.sealedToken = sealToken(request.sandbox!.spec!.sandboxToken, deps.sealingKey);
+      }
+      const view = await sandboxes.create(input);
+      if (view.sandboxName !== input.sandboxName || view.workspace !== input.workspace) {
+        throw new DriverError(
+          status.ALREADY_EXISTS,
+          `sandbox ${input.sandboxId} already exists as "${view.sandboxName}" in workspace "${view.workspace}"`,
+        );
+      }
+      return {};
+    }),
+
+    stopSandbox: unary('StopSandbox', async (request) => {
+      const view = await sandboxes.update(requireId(request.sandboxId), stopUpdate, []);
+      expectState(view, ['SUSPENDED', 'PAUSED'], 'stop');
+      return {};
+    }),
+
+    startSandbox: unary('StartSandbox', async (request) => {
+      const view = await sandboxes.update(requireId(request.sandboxId), startUpdate, []);
+      expectState(view, ['RUNNING'], 'start');
+      return {};
+    }),
+
+    deleteSandbox: unary('DeleteSandbox', async (request) => {
+      const id = requireId(request.sandboxId);
+      try {
+        // No update id: a retry after completion must reach the closed workflow and learn it is gone.
+        const result = await sandboxes.update(id, deleteUpdate, []);
+        return { deleted: result.deleted };
+      } catch (err) {
+        if (err instanceof DriverError && err.code === status.NOT_FOUND) return { deleted: false };
+        throw err;
+      }
+    }),
+
+    watchSandboxes: serverStream('WatchSandboxes', async (_request, call) => {
+      const snapshot = await followEvents(call, deps.events, (change) => call.write(toWatchEvent(change)));
+      for (const view of snapshot) call.write({ sandbox: { sandbox: toDriverSandbox(view) } });
+    }),
+
+    ensureWorkspace: unary('EnsureWorkspace', async (request) => {
+      await ateapi.createAtespace(atespaceOf(request.workspace, settings)).catch((err: unknown) => {
+        if (grpcCodeOf(err) !== status.ALREADY_EXISTS) throw workspaceError(err, 'create');
+      });
+      return {};
+    }),
+
+    deleteWorkspace: unary('DeleteWorkspace', async (request) => {
+      // Workspaces without an atespace of their own share the default one; it stays.
+      if (!isDnsLabel(request.workspace)) return {};
+      await ateapi.deleteAtespace(request.workspace).catch((err: unknown) => {
+        if (grpcCodeOf(err) !== status.NOT_FOUND) throw workspaceError(err, 'delete');
+      });
+      return {};
+    }),
+  };
+}
+
+const atespaceOf = (workspace: string, settings: DriverSettings) =>
+  isDnsLabel(workspace) ? workspace : settings.defaultAtespace;
+
+function workspaceError(err: unknown, action: 'create' | 'delete'): DriverError {
+  const code = grpcCodeOf(err);
+  const message = `${action} atespace on Substrate: ${err instanceof Error ? err.message : String(err)}`;
+  if (code === status.FAILED_PRECONDITION && action === 'delete') {
+    return failedPrecondition(
+      `the workspace's atespace still holds sandboxes: delete them first (${message})`,
+    );
+  }
+  if (code === undefined || code === status.DEADLINE_EXCEEDED)
+    return new DriverError(status.UNAVAILABLE, message);
+  return new DriverError(code, message);
+}
+
+function toWatchEvent(change: SandboxChange): WatchSandboxesEvent {
+  switch (change.kind) {
+    case 'sandbox':
+      return { sandbox: { sandbox: toDriverSandbox(change.view) } };
+    case 'deleted':
+      return { deleted: { sandboxId: change.sandboxId } };
+    case 'event':
+      return { platformEvent: { sandboxId: change.sandboxId, event: toPlatformEvent(change.event) } };
+  }
+}

@@ -1,0 +1,221 @@
+// The one source of sandbox changes for every watch stream of this facade process.
+//
+// ateapi has no watch and Temporal has no change feed, so one poller asks Temporal visibility
+// for sandbox workflows whose SandboxChangedAt moved (or that closed) since the last poll, queries
+// each one's view, and fans out what changed: full views, new lifecycle events (by seq) and
+// deletions (only for workflows that completed as DELETED). It keeps the latest view of every
+// sandbox so that a new subscriber gets a full snapshot at once. Losing Temporal for longer than
+// a bound ends every subscription with UNAVAILABLE, so that watchers reconnect and resync.
+import { status } from '@grpc/grpc-js';
+import { logger } from '../logger';
+import type { LifecycleEvent, SandboxView } from '../workflows/messages';
+import { DriverError } from './errors';
+import type { SandboxExecution, SandboxWorkflows } from './sandbox-workflows';
+
+export type SandboxChange =
+  | { kind: 'sandbox'; view: SandboxView }
+  | { kind: 'deleted'; sandboxId: string }
+  | { kind: 'event'; sandboxId: string; event: LifecycleEvent };
+
+export interface Subscriber {
+  onChange(change: SandboxChange): void;
+  /** The source failed for good; the subscription is over. */
+  onError(err: DriverError): void;
+}
+
+export interface Subscription {
+  /** Every sandbox at the moment of subscribing; later changes go to the subscriber. */
+  snapshot: SandboxView[];
+  unsubscribe: () => void;
+}
+
+export interface EventSourceOptions {
+  pollMs: number;
+  /** How long polls may keep failing before subscriptions end. */
+  lossMs: number;
+  temporalAddress: string;
+}
+
+interface Known {
+  view: SandboxView;
+  changedAtMs: number;
+  lastSeq: number;
+}
+
+/** Visibility is eventually consistent and clocks drift a little: look back this far. */
+const LOOKBACK_MS = 2_000;
+/** Re-list running workflows this often, to catch anything visibility reported late. */
+const MEMBERSHIP_RESYNC_MS = 30_000;
+
+export class SandboxEventSource {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly known = new Map<string, Known>();
+  /** Sandboxes whose view could not be read (no worker, timeout): queried again every tick. */
+  private readonly unread = new Set<string>();
+  /** Deletions already announced, kept for the lookback window so they are announced once. */
+  private readonly announcedDeletions = new Map<string, number>();
+  private ready: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastPollStartMs = 0;
+  private lastMembershipSyncMs = 0;
+  private failingSinceMs: number | undefined;
+  private generation = 0;
+
+  constructor(
+    private readonly sandboxes: SandboxWorkflows,
+    private readonly options: EventSourceOptions,
+  ) {}
+
+  /** Registers the subscriber first, then hands out the current snapshot: nothing falls between. */
+  async subscribe(subscriber: Subscriber): Promise<Subscription> {
+    this.ready ??= this.start();
+    await this.ready;
+    this.subscribers.add(subscriber);
+    return {
+      snapshot: [...this.known.values()].map((k) => k.view),
+      unsubscribe: () => {
+        this.subscribers.delete(subscriber);
+        if (this.subscribers.size === 0) this.stop();
+      },
+    };
+  }
+
+  /** Ends every subscription (facade shutdown). */
+  close(): void {
+    const err = new DriverError(
+      status.UNAVAILABLE,
+      'the ateflow driver is shutting down; reconnect to another instance',
+    );
+    for (const subscriber of this.subscribers) subscriber.onError(err);
+    this.subscribers.clear();
+    this.stop();
+  }
+
+  private async start(): Promise<void> {
+    const generation = ++this.generation;
+    try {
+      this.lastPollStartMs = Date.now();
+      await this.syncMembership();
+    } catch (err) {
+      this.ready = undefined;
+      throw err instanceof DriverError ? err : new DriverError(status.UNAVAILABLE, String(err));
+    }
+    this.schedule(generation);
+  }
+
+  private stop(): void {
+    this.generation++;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.ready = undefined;
+    this.known.clear();
+    this.unread.clear();
+    this.announcedDeletions.clear();
+    this.failingSinceMs = undefined;
+  }
+
+  private schedule(generation: number): void {
+    this.timer = setTimeout(() => void this.tick(generation), this.options.pollMs);
+  }
+
+  private async tick(generation: number): Promise<void> {
+    try {
+      const started = Date.now();
+      if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) await this.syncMembership();
+      const changed = await this.sandboxes.changedSince(this.lastPollStartMs - LOOKBACK_MS);
+      if (generation !== this.generation) return;
+      await this.apply(changed, generation);
+      this.lastPollStartMs = started;
+      this.failingSinceMs = undefined;
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.failingSinceMs ??= Date.now();
+      const failingFor = Date.now() - this.failingSinceMs;
+      logger.warn({ err: String(err), failingFor }, 'watch event source: poll failed');
+      if (failingFor >= this.options.lossMs) {
+        const lost = new DriverError(
+          status.UNAVAILABLE,
+          `the ateflow driver lost its event source: Temporal at ${this.options.temporalAddress} has not ` +
+            `answered for ${Math.round(failingFor / 1000)}s (${err instanceof Error ? err.message : String(err)})`,
+        );
+        const subscribers = [...this.subscribers];
+        this.subscribers.clear();
+        this.stop();
+        for (const subscriber of subscribers) subscriber.onError(lost);
+        return;
+      }
+    }
+    if (generation === this.generation) this.schedule(generation);
+  }
+
+  /** Adds every running sandbox not yet known (the first call builds the whole snapshot). */
+  private async syncMembership(): Promise<void> {
+    const ids = await this.sandboxes.runningIds();
+    const initial = this.known.size === 0;
+    const { views, failed } = await this.sandboxes.views(ids.filter((id) => !this.known.has(id)));
+    for (const view of views) {
+      this.remember(view, 0);
+      if (!initial) this.publish({ kind: 'sandbox', view });
+    }
+    this.noteUnread(failed);
+    this.lastMembershipSyncMs = Date.now();
+  }
+
+  private async apply(changed: SandboxExecution[], generation: number): Promise<void> {
+    const now = Date.now();
+    for (const [id, at] of this.announcedDeletions) {
+      if (now - at > LOOKBACK_MS * 4) this.announcedDeletions.delete(id);
+    }
+    const toQuery = new Map<string, number>([...this.unread].map((id) => [id, 0]));
+    for (const execution of changed) {
+      const id = execution.sandboxId;
+      if (execution.deleted) {
+        toQuery.delete(id);
+        this.unread.delete(id);
+        if (this.announcedDeletions.has(id)) continue;
+        this.announcedDeletions.set(id, now);
+        this.known.delete(id);
+        this.publish({ kind: 'deleted', sandboxId: id });
+      } else if (execution.running && this.known.get(id)?.changedAtMs !== execution.changedAtMs) {
+        toQuery.set(id, execution.changedAtMs);
+      }
+    }
+    const { views, failed } = await this.sandboxes.views([...toQuery.keys()]);
+    if (generation !== this.generation) return;
+    for (const view of views) {
+      this.unread.delete(view.sandboxId);
+      this.update(view, toQuery.get(view.sandboxId) ?? 0);
+    }
+    this.noteUnread(failed);
+  }
+
+  /** A sandbox that cannot be read now is retried; only losing visibility ends the streams. */
+  private noteUnread(failed: Map<string, DriverError>): void {
+    for (const [id, err] of failed) {
+      if (!this.unread.has(id))
+        logger.warn({ sandboxId: id, err: err.message }, 'watch: cannot read sandbox view');
+      this.unread.add(id);
+    }
+  }
+
+  private update(view: SandboxView, changedAtMs: number): void {
+    const previous = this.known.get(view.sandboxId);
+    const lastSeq = previous?.lastSeq ?? 0;
+    this.remember(view, changedAtMs);
+    if (!previous || JSON.stringify(previous.view) !== JSON.stringify(view)) {
+      this.publish({ kind: 'sandbox', view });
+    }
+    for (const event of view.events) {
+      if (event.seq > lastSeq) this.publish({ kind: 'event', sandboxId: view.sandboxId, event });
+    }
+  }
+
+  private remember(view: SandboxView, changedAtMs: number): void {
+    const lastSeq = view.events[view.events.length - 1]?.seq ?? 0;
+    this.known.set(view.sandboxId, { view, changedAtMs, lastSeq });
+  }
+
+  private publish(change: SandboxChange): void {
+    for (const subscriber of this.subscribers) subscriber.onChange(change);
+  }
+}

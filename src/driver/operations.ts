@@ -1,0 +1,175 @@
+// ateflow.v1.Operations: the operations ComputeDriver cannot express (checkpoint, migrate,
+// drain, touch, idle policy, holds, history, lifecycle event watch).
+import { status } from '@grpc/grpc-js';
+import type { DrainProgress, DrainRequest, OperationsServer } from '../gen/ateflow';
+import type { Worker } from '../gen/ateapi';
+import {
+  checkpointUpdate,
+  holdUpdate,
+  migrateUpdate,
+  releaseUpdate,
+  setIdleTimeoutUpdate,
+  type LifecycleEvent,
+  type MigrateRequest,
+  type SandboxView,
+} from '../workflows/messages';
+import type { FacadeAteapi } from './compute-driver';
+import { readSelector } from './create-plan';
+import { DriverError, invalidArgument } from './errors';
+import type { SandboxEventSource } from './event-source';
+import { followEvents, serverStream, unary } from './grpc-handlers';
+import { toSandboxEvent, toSandboxMessage } from './ops-messages';
+import type { SandboxWorkflows } from './sandbox-workflows';
+
+export interface OperationsDeps {
+  sandboxes: SandboxWorkflows;
+  events: SandboxEventSource;
+  ateapi: FacadeAteapi;
+}
+
+const DEFAULT_DRAIN_PARALLELISM = 4;
+
+const requireId = (sandboxId: string) => {
+  if (!sandboxId) throw invalidArgument('sandbox_id is empty');
+  return sandboxId;
+};
+
+export function operationsService(deps: OperationsDeps): OperationsServer {
+  const { sandboxes } = deps;
+  const migrate = (sandboxId: string, request: MigrateRequest) =>
+    sandboxes.update(sandboxId, migrateUpdate, [request]);
+
+  return {
+    getSandbox: unary('GetSandbox', async (request) =>
+      toSandboxMessage(await sandboxes.view(requireId(request.sandboxId))),
+    ),
+
+    listSandboxes: unary('ListSandboxes', async () => ({
+      sandboxes: (await sandboxes.allViews()).map(toSandboxMessage),
+    })),
+
+    checkpoint: unary('Checkpoint', async (request) =>
+      toSandboxMessage(await sandboxes.update(requireId(request.sandboxId), checkpointUpdate, [])),
+    ),
+
+    migrate: unary('Migrate', async (request) => {
+      const selector = readSelector(request.workerSelector, 'worker_selector');
+      const replace = request.replaceSelector || Object.keys(selector).length > 0;
+      const view = await migrate(requireId(request.sandboxId), {
+        ...(replace ? { workerSelector: selector } : {}),
+        reason: request.reason || 'operator request',
+      });
+      return toSandboxMessage(view);
+    }),
+
+    drain: serverStream('Drain', async (request, call) => {
+      await drain(request, deps.ateapi, migrate, (message) => {
+        if (!call.cancelled) call.write(message);
+      });
+      if (!call.cancelled) call.end();
+    }),
+
+    touch: unary('Touch', async (request) => {
+      await sandboxes.touch(requireId(request.sandboxId));
+      return {};
+    }),
+
+    setIdleTimeout: unary('SetIdleTimeout', async (request) => {
+      if (request.idleTimeoutMs < 0)
+        throw invalidArgument('idle_timeout_ms must be ≥ 0 (0 disables auto-suspend)');
+      const view = await sandboxes.update(requireId(request.sandboxId), setIdleTimeoutUpdate, [
+        request.idleTimeoutMs,
+      ]);
+      return toSandboxMessage(view);
+    }),
+
+    hold: unary('Hold', async (request) => {
+      if (!request.reason)
+        throw invalidArgument('a hold needs a reason (it is shown to whoever tries to start the sandbox)');
+      const view = await sandboxes.update(requireId(request.sandboxId), holdUpdate, [
+        { reason: request.reason },
+      ]);
+      return toSandboxMessage(view);
+    }),
+
+    release: unary('Release', async (request) =>
+      toSandboxMessage(await sandboxes.update(requireId(request.sandboxId), releaseUpdate, [])),
+    ),
+
+    history: unary('History', async (request) => {
+      const id = requireId(request.sandboxId);
+      const recorded = await sandboxes.history(id);
+      // The live view may hold events newer than the last recorded result.
+      const live = await sandboxes.view(id).then(
+        (view) => view.events,
+        () => [] as LifecycleEvent[],
+      );
+      const bySeq = new Map([...recorded, ...live].map((e) => [e.seq, e]));
+      if (bySeq.size === 0) await sandboxes.view(id); // NOT_FOUND for an unknown sandbox
+      return {
+        events: [...bySeq.values()].sort((a, b) => a.seq - b.seq).map((e) => toSandboxEvent(id, e)),
+      };
+    }),
+
+    watchEvents: serverStream('WatchEvents', async (request, call) => {
+      await followEvents(call, deps.events, (change) => {
+        if (change.kind !== 'event') return;
+        if (request.sandboxId && change.sandboxId !== request.sandboxId) return;
+        call.write(toSandboxEvent(change.sandboxId, change.event));
+      });
+    }),
+  };
+}
+
+/** Migrates every sandbox found on the drained pool or node, a few at a time. */
+async function drain(
+  request: DrainRequest,
+  ateapi: FacadeAteapi,
+  migrate: (sandboxId: string, request: MigrateRequest) => Promise<SandboxView>,
+  report: (progress: DrainProgress) => void,
+): Promise<void> {
+  const { workerPool, node } = request;
+  if (!workerPool && !node) throw invalidArgument('name what to drain: a worker_pool or a node');
+  const onSource = (w: Worker) => (workerPool ? w.workerPool === workerPool : w.nodeName === node);
+  const source = workerPool ? `pool ${workerPool}` : `node ${node}`;
+  const selector = readSelector(request.workerSelector, 'worker_selector');
+  const workers = await ateapi.listWorkers().catch((err: unknown) => {
+    throw new DriverError(status.UNAVAILABLE, `list Substrate workers: ${(err as Error).message}`);
+  });
+  const occupied = workers.filter((w) => w.actorId !== '' && onSource(w));
+  const total = occupied.length;
+  let next = 0;
+  const migrateNext = async () => {
+    while (next < occupied.length) {
+      const worker = occupied[next++];
+      const sandboxId = worker.actorId; // actor name = sandbox id (create-plan)
+      const base = { sandboxId, fromPod: worker.workerPod, total };
+      try {
+        const view = await migrate(sandboxId, {
+          ...(Object.keys(selector).length > 0 ? { workerSelector: selector } : {}),
+          reason: request.reason || `drain ${source}`,
+        });
+        const toPod = view.actorView?.podName ?? '';
+        const stillThere = workerPool !== undefined && view.actorView?.workerPool === workerPool;
+        report({
+          ...base,
+          toPod,
+          outcome: stillThere ? 'FAILED' : 'MIGRATED',
+          message: stillThere
+            ? `landed on ${source} again: drain with a worker selector that excludes it`
+            : view.detail,
+        });
+      } catch (err) {
+        const gone = err instanceof DriverError && err.code === status.NOT_FOUND;
+        report({
+          ...base,
+          toPod: '',
+          outcome: gone ? 'SKIPPED' : 'FAILED',
+          message: gone ? 'not an ateflow sandbox' : (err as Error).message,
+        });
+      }
+    }
+  };
+  const parallelism = request.parallelism || DEFAULT_DRAIN_PARALLELISM;
+  await Promise.all(Array.from({ length: Math.min(parallelism, total) }, migrateNext));
+}

@@ -1,0 +1,263 @@
+// The facade's only way to sandboxes: Temporal calls against the sandbox workflows, each with our
+// own deadline, each failure translated into a DriverError (NOT_FOUND only when truly gone).
+import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import {
+  createUpdate,
+  sandboxWorkflowId,
+  touchSignal,
+  viewQuery,
+  type LifecycleEvent,
+  type SandboxInput,
+  type SandboxView,
+} from '../workflows/messages';
+import { SandboxChangedAt, SandboxState, SandboxWorkspace } from '../workflows/search-attributes';
+import { status } from '@grpc/grpc-js';
+import { fromTemporal, notFound, type CallContext, type DriverError } from './errors';
+
+export const SANDBOX_WORKFLOW_TYPE = 'sandboxWorkflow';
+const SANDBOX_ID_PREFIX = sandboxWorkflowId('');
+
+export interface SandboxWorkflowsOptions {
+  taskQueue: string;
+  temporalAddress: string;
+  callTimeoutMs: number;
+  readTimeoutMs: number;
+}
+
+export interface ViewsResult {
+  views: SandboxView[];
+  failed: Map<string, DriverError>;
+}
+
+/** A sandbox workflow as visibility reports it. */
+export interface SandboxExecution {
+  sandboxId: string;
+  running: boolean;
+  /** Completed with state DELETED: the sandbox is gone. */
+  deleted: boolean;
+  /** SandboxChangedAt (ms), or the close time; 0 when unknown. */
+  changedAtMs: number;
+}
+
+export class SandboxWorkflows {
+  constructor(
+    readonly client: Client,
+    private readonly options: SandboxWorkflowsOptions,
+  ) {}
+
+  get readTimeoutMs(): number {
+    return this.options.readTimeoutMs;
+  }
+
+  /** Update-with-start `create`: returns once the intent is durable; repeating it is harmless. */
+  async create(input: SandboxInput): Promise<SandboxView> {
+    const id = input.sandboxId;
+    return this.call(`create sandbox ${id}`, id, this.options.callTimeoutMs, () =>
+      this.client.workflow.executeUpdateWithStart(createUpdate, {
+        args: [{ input }],
+        updateId: `create/${id}`,
+        startWorkflowOperation: new WithStartWorkflowOperation(SANDBOX_WORKFLOW_TYPE, {
+          workflowId: sandboxWorkflowId(id),
+          taskQueue: this.options.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          // Visible to the watch poller from the first instant, before the workflow's first task.
+          typedSearchAttributes: [
+            { key: SandboxState, value: 'PROVISIONING' },
+            { key: SandboxWorkspace, value: input.workspace },
+            { key: SandboxChangedAt, value: new Date() },
+          ],
+        }),
+      }),
+    );
+  }
+
+  /** Runs one update to completion (a transition waits its turn in the workflow). */
+  async update<Ret, Args extends unknown[]>(
+    sandboxId: string,
+    update: UpdateDefinition<Ret, Args>,
+    args: Args,
+  ): Promise<Ret> {
+    return this.call(`${update.name} sandbox ${sandboxId}`, sandboxId, this.options.callTimeoutMs, () =>
+      this.client.workflow
+        .getHandle(sandboxWorkflowId(sandboxId))
+        // The SDK types args per arity; ours are checked by the signature above.
+        .executeUpdate(update as unknown as UpdateDefinition<Ret, [unknown]>, {
+          args: args as unknown as [unknown],
+        }),
+    );
+  }
+
+  /** The current view; NOT_FOUND when the workflow does not exist or completed as DELETED. */
+  async view(sandboxId: string): Promise<SandboxView> {
+    const view = await this.call(`get sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, () =>
+      this.client.workflow.getHandle(sandboxWorkflowId(sandboxId)).query(viewQuery),
+    );
+    if (view.state === 'DELETED') throw notFound(sandboxId);
+    return view;
+  }
+
+  async touch(sandboxId: string): Promise<void> {
+    await this.call(`touch sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, () =>
+      this.client.workflow.getHandle(sandboxWorkflowId(sandboxId)).signal(touchSignal),
+    );
+  }
+
+  /** Ids of every sandbox whose workflow is running (suspended sandboxes included). */
+  async runningIds(): Promise<string[]> {
+    const executions = await this.list(`ExecutionStatus = 'Running'`);
+    return executions.map((e) => e.sandboxId);
+  }
+
+  /** Sandboxes whose workflow changed, or closed, at or after `sinceMs`. */
+  async changedSince(sinceMs: number): Promise<SandboxExecution[]> {
+    const since = new Date(sinceMs).toISOString();
+    return this.list(`(${SandboxChangedAt.name} >= '${since}' OR CloseTime >= '${since}')`);
+  }
+
+  /**
+   * Views of many sandboxes, a few queries at a time. Gone ones are left out; ones that could not
+   * be queried (no worker, timeout) are reported in `failed` so callers can decide.
+   */
+  async views(sandboxIds: string[], concurrency = 16): Promise<ViewsResult> {
+    const result: ViewsResult = { views: [], failed: new Map() };
+    let next = 0;
+    const queryNext = async () => {
+      while (next < sandboxIds.length) {
+        const id = sandboxIds[next++];
+        try {
+          result.views.push(await this.view(id));
+        } catch (err) {
+          const driverError = err as DriverError;
+          if (driverError.code !== status.NOT_FOUND) result.failed.set(id, driverError);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, sandboxIds.length) }, queryNext));
+    return result;
+  }
+
+  /** Every retained sandbox's view; fails only when not a single one could be read. */
+  async allViews(): Promise<SandboxView[]> {
+    const { views, failed } = await this.views(await this.runningIds());
+    if (views.length === 0 && failed.size > 0) throw failed.values().next().value!;
+    return views;
+  }
+
+  /**
+   * Every lifecycle event recorded in the workflow's history, across continue-as-new runs:
+   * the events carried by update results, run inputs and the final result, merged by seq.
+   */
+  async history(sandboxId: string): Promise<LifecycleEvent[]> {
+    const bySeq = new Map<number, LifecycleEvent>();
+    const collect = (value: unknown) => {
+      for (const event of lifecycleEventsIn(value)) bySeq.set(event.seq, event);
+    };
+    await this.call(`history of sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, async () => {
+      let runId: string | undefined = undefined;
+      do {
+        const handle = this.client.workflow.getHandle(sandboxWorkflowId(sandboxId), runId);
+        const history: temporal.api.history.v1.IHistory = await handle.fetchHistory();
+        runId = undefined;
+        for (const event of history.events ?? ([] as HistoryEvent[])) {
+          for (const payload of payloadsOf(event)) collect(decode(payload));
+          const started: temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes | null | undefined =
+            event.workflowExecutionStartedEventAttributes;
+          if (started?.continuedExecutionRunId) runId = started.continuedExecutionRunId;
+        }
+      } while (runId);
+    });
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  private async list(filter: string): Promise<SandboxExecution[]> {
+    const query = `WorkflowType = '${SANDBOX_WORKFLOW_TYPE}' AND ${filter}`;
+    return this.call('list sandboxes', undefined, this.options.readTimeoutMs, async () => {
+      // Continue-as-new leaves closed runs next to the running one: the running run wins.
+      const byId = new Map<string, SandboxExecution>();
+      for await (const info of this.client.workflow.list({ query })) {
+        const execution = toExecution(info);
+        if (!execution) continue;
+        const seen = byId.get(execution.sandboxId);
+        if (!seen || (!seen.running && (execution.running || execution.changedAtMs > seen.changedAtMs))) {
+          byId.set(execution.sandboxId, execution);
+        }
+      }
+      return [...byId.values()];
+    });
+  }
+
+  private async call<T>(
+    what: string,
+    sandboxId: string | undefined,
+    timeoutMs: number,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const ctx: CallContext = {
+      what,
+      sandboxId,
+      timeoutMs,
+      temporalAddress: this.options.temporalAddress,
+      taskQueue: this.options.taskQueue,
+    };
+    try {
+      return await this.client.withDeadline(Date.now() + timeoutMs, fn);
+    } catch (err) {
+      throw fromTemporal(err, ctx);
+    }
+  }
+}
+
+function toExecution(info: WorkflowExecutionInfo): SandboxExecution | undefined {
+  if (!info.workflowId.startsWith(SANDBOX_ID_PREFIX)) return undefined;
+  const state = info.typedSearchAttributes.get(SandboxState);
+  const changedAt = info.typedSearchAttributes.get(SandboxChangedAt);
+  const running = info.status.name === 'RUNNING';
+  return {
+    sandboxId: info.workflowId.slice(SANDBOX_ID_PREFIX.length),
+    running,
+    deleted: info.status.name === 'COMPLETED' && state === 'DELETED',
+    changedAtMs: Math.max(changedAt?.getTime() ?? 0, info.closeTime?.getTime() ?? 0),
+  };
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+type Payload = temporal.api.common.v1.IPayload;
+
+/** The payloads of a history event that may carry a view or lifecycle events. */
+function payloadsOf(event: HistoryEvent): Payload[] {
+  return [
+    ...(event.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
+    ...(event.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads ?? []),
+    ...(event.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads ?? []),
+    ...(event.workflowExecutionCompletedEventAttributes?.result?.payloads ?? []),
+    ...Object.values(event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields ?? {}),
+  ];
+}
+
+function decode(payload: Payload): unknown {
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return undefined; // not one of ours (binary or encoded): nothing to collect
+  }
+}
+
+const isLifecycleEvent = (value: unknown): value is LifecycleEvent =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as LifecycleEvent).seq === 'number' &&
+  typeof (value as LifecycleEvent).reason === 'string';
+
+/** Lifecycle events inside a decoded payload: an event, a view, a result or input holding one. */
+function lifecycleEventsIn(value: unknown, depth = 0): LifecycleEvent[] {
+  if (depth > 3 || typeof value !== 'object' || value === null) return [];
+  if (isLifecycleEvent(value)) return [value];
+  if (Array.isArray(value)) return value.flatMap((v) => lifecycleEventsIn(v, depth + 1));
+  const record = value as Record<string, unknown>;
+  return ['events', 'view', 'carried', 'input', 'lifecycleEvent'].flatMap((key) =>
+    lifecycleEventsIn(record[key], depth + 1),
+  );
+}
