@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config';
 import { runDev } from './dev';
 import { sandboxCommand } from './sandbox';
+import { simCommand } from './sim';
 
 const program = new Command('ateflow').description('Durable OpenShell sandboxes on Agent Substrate');
 
@@ -12,6 +13,7 @@ program
   .action(async () => runDev(loadConfig()));
 
 program.addCommand(sandboxCommand());
+program.addCommand(simCommand());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`ateflow: ${err instanceof Error ? err.message : String(err)}`);
