@@ -11,7 +11,7 @@ export function observerActivities(observer: FleetObserver) {
       const { log, cancellationSignal } = Context.current();
       while (Date.now() < until && !cancellationSignal.aborted) {
         try {
-          const report = await observer.pollOnce(cancellationSignal);
+          const report = await observer.pollOnce();
           if (report.signalled > 0) log.info('fleet observer signalled sandboxes', { ...report });
           heartbeat(report);
         } catch (err) {

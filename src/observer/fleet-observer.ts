@@ -38,13 +38,8 @@ export class FleetObserver {
     private readonly temporal: Client,
   ) {}
 
-  /** One sweep; `signal` aborts in-flight Temporal calls (worker shutdown). */
-  pollOnce(signal?: AbortSignal): Promise<ObservationReport> {
-    return signal ? this.temporal.withAbortSignal(signal, () => this.sweep()) : this.sweep();
-  }
-
-  /** List, diff, and signal where the workflow's view disagrees with Substrate. */
-  private async sweep(): Promise<ObservationReport> {
+  /** One sweep: list, diff, and signal where the workflow's view disagrees with Substrate. */
+  async pollOnce(): Promise<ObservationReport> {
     const actors = (await this.ateapi.listAllActors()).map(toActorView);
     const current = new Map(actors.map((actor) => [key(actor), actor]));
     let changed = 0;
