@@ -1,5 +1,5 @@
 // Settings of the driver facade, read from the environment with local defaults.
-// Template namespace, default atespace and idle timeout use the same variables as the worker
+// Template namespace, default atespace and idle timeout come from the shared configuration
 // (src/config.ts); the facade-only keys are proposed for src/config.ts and live here until then.
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -49,13 +49,10 @@ const schema = z.object({
     .string()
     .min(1)
     .default('ghcr.io/nvidia/openshell-community/sandboxes/base:latest'),
-  ATEFLOW_IDLE_TIMEOUT: duration.default(30 * 60_000),
   ATEFLOW_WATCH_POLL_INTERVAL: duration.default(250),
   ATEFLOW_WATCH_LOSS_TIMEOUT: duration.default(10_000),
   ATEFLOW_DRIVER_CALL_TIMEOUT: duration.default(240_000),
   ATEFLOW_DRIVER_READ_TIMEOUT: duration.default(10_000),
-  ATEFLOW_TEMPLATE_NAMESPACE: z.string().min(1).default('default'),
-  ATEFLOW_DEFAULT_ATESPACE: z.string().min(1).default('openshell'),
   ATEFLOW_GATEWAY_LISTENER: z
     .string()
     .default('none')
@@ -81,13 +78,13 @@ export function loadDriverSettings(config: Config, env: NodeJS.ProcessEnv = proc
     socketPath: s.ATEFLOW_DRIVER_SOCKET ?? join(config.ATEFLOW_DATA_DIR, 'compute-driver.sock'),
     tcpPort: s.ATEFLOW_DRIVER_TCP_PORT,
     defaultImage: s.ATEFLOW_DEFAULT_IMAGE,
-    defaultIdleTimeoutMs: s.ATEFLOW_IDLE_TIMEOUT,
+    defaultIdleTimeoutMs: config.ATEFLOW_IDLE_TIMEOUT,
     watchPollMs: s.ATEFLOW_WATCH_POLL_INTERVAL,
     watchLossMs: s.ATEFLOW_WATCH_LOSS_TIMEOUT,
     callTimeoutMs: s.ATEFLOW_DRIVER_CALL_TIMEOUT,
     readTimeoutMs: s.ATEFLOW_DRIVER_READ_TIMEOUT,
-    templateNamespace: s.ATEFLOW_TEMPLATE_NAMESPACE,
-    defaultAtespace: s.ATEFLOW_DEFAULT_ATESPACE,
+    templateNamespace: config.ATEFLOW_TEMPLATE_NAMESPACE,
+    defaultAtespace: config.ATEFLOW_DEFAULT_ATESPACE,
     listener: s.ATEFLOW_GATEWAY_LISTENER,
   };
 }
