@@ -85,6 +85,8 @@ interface Operation {
   holdReason?: string;
   done: boolean;
   error?: Error;
+  /** The view as this operation left it (the next one may already be running when the caller reads it). */
+  view?: SandboxView;
   result?: DeleteResult;
 }
 
@@ -435,6 +437,7 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
         fail(op.kind, err);
       }
     } finally {
+      op.view = snapshot(view);
       op.done = true;
       current = undefined;
     }
@@ -504,10 +507,8 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
       throw new Error(`sandbox ${view.sandboxId} is being deleted`);
     }
   };
-  const runQueued = async (kind: OperationKind, request: Partial<Operation> = {}) => {
-    await enqueue({ kind, ...request });
-    return snapshot(view);
-  };
+  const runQueued = async (kind: OperationKind, request: Partial<Operation> = {}) =>
+    (await enqueue({ kind, ...request })).view!;
 
   setHandler(
     createUpdate,

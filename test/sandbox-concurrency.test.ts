@@ -1,0 +1,113 @@
+// Concurrent requests on one sandbox. The documented order: requests run one at a time in the
+// order the workflow accepted them (FIFO); a request that arrives mid-transition waits for it and
+// then runs against the new state. None is rejected for being concurrent.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import { Actor_Status } from '../src/gen/ateapi';
+import {
+  checkpointUpdate,
+  deleteUpdate,
+  startUpdate,
+  stopUpdate,
+  type SandboxState,
+  type SandboxView,
+} from '../src/workflows/messages';
+import {
+  createSandbox,
+  handleOf,
+  inState,
+  sandboxInput,
+  startSandboxStack,
+  waitForView,
+  type SandboxStack,
+} from './helpers/sandbox-env';
+
+type Op = 'start' | 'stop' | 'checkpoint';
+const definitions = { start: startUpdate, stop: stopUpdate, checkpoint: checkpointUpdate };
+const outcome: Record<Op, SandboxState> = { start: 'RUNNING', stop: 'SUSPENDED', checkpoint: 'RUNNING' };
+
+describe('concurrent requests on one sandbox (dev server, simulator with latency)', () => {
+  let stack: SandboxStack;
+  // Latency scale 0.1: resumes take ~100 ms and suspends ~30-100 ms, so requests overlap them.
+  before(async () => void (stack = await startSandboxStack({ server: 'dev', sim: { latencyScale: 0.1 } })));
+  after(async () => stack?.teardown());
+
+  async function running(): Promise<SandboxView> {
+    const input = sandboxInput();
+    await createSandbox(stack, input);
+    return waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+  }
+
+  /** Sends the requests in order, each accepted before the next is sent; returns their results. */
+  async function sendInOrder(sandboxId: string, ops: Op[]): Promise<SandboxView[]> {
+    const handle = handleOf(stack, sandboxId);
+    const pending = [];
+    for (const op of ops) {
+      pending.push(await handle.startUpdate(definitions[op], { waitForStage: WorkflowUpdateStage.ACCEPTED }));
+    }
+    return Promise.all(pending.map((update) => update.result()));
+  }
+
+  async function actorStatus(view: SandboxView): Promise<Actor_Status> {
+    return (await stack.ateapi.getActor(view.actor)).status;
+  }
+
+  it('runs a stop that arrives during a resume after the resume', async () => {
+    const view = await running();
+    await handleOf(stack, view.sandboxId).executeUpdate(stopUpdate);
+    const [started, stopped] = await sendInOrder(view.sandboxId, ['start', 'stop']);
+    assert.equal(started.state, 'RUNNING');
+    assert.equal(stopped.state, 'SUSPENDED');
+    assert.equal(await actorStatus(view), Actor_Status.STATUS_SUSPENDED);
+  });
+
+  it('runs a start that arrives during a suspend after the suspend', async () => {
+    const view = await running();
+    const [stopped, started] = await sendInOrder(view.sandboxId, ['stop', 'start']);
+    assert.equal(stopped.state, 'SUSPENDED');
+    assert.equal(started.state, 'RUNNING');
+    assert.equal(await actorStatus(view), Actor_Status.STATUS_RUNNING);
+  });
+
+  it('runs a delete that arrives during the create after it, leaving nothing', async () => {
+    const input = sandboxInput();
+    const created = await createSandbox(stack, input);
+    assert.equal(created.state, 'PROVISIONING');
+    const result = await handleOf(stack, input.sandboxId).executeUpdate(deleteUpdate);
+    assert.equal(result.view.state, 'DELETED');
+    assert.deepEqual(
+      result.view.events
+        .map((event) => event.reason)
+        .filter((reason) => reason === 'Running' || reason === 'Deleted'),
+      ['Running', 'Deleted'],
+      'the create finished before the delete ran',
+    );
+    await assert.rejects(stack.ateapi.getActor(input.actor), /not found/);
+  });
+
+  it('completes 20 interleaved requests in acceptance order with a consistent final state', async () => {
+    const view = await running();
+    // A fixed, varied sequence; checkpoint only where the sandbox will be running.
+    const ops: Op[] = [];
+    let state: SandboxState = 'RUNNING';
+    const pattern = [1, 0, 2, 1, 1, 0, 0, 2, 2, 1, 0, 2, 1, 0, 1, 2, 0, 1, 1, 0];
+    for (const pick of pattern) {
+      const op: Op = pick === 2 && state === 'RUNNING' ? 'checkpoint' : pick === 1 ? 'stop' : 'start';
+      ops.push(op);
+      state = outcome[op];
+    }
+    const results = await sendInOrder(view.sandboxId, ops);
+    results.forEach((result, index) =>
+      assert.equal(result.state, outcome[ops[index]], `request ${index} (${ops[index]})`),
+    );
+
+    const final = await waitForView(stack, view.sandboxId, () => true, 'a view');
+    assert.equal(final.state, outcome[ops[ops.length - 1]]);
+    const expectedActor =
+      final.state === 'RUNNING' ? Actor_Status.STATUS_RUNNING : Actor_Status.STATUS_SUSPENDED;
+    assert.equal(await actorStatus(view), expectedActor);
+    const checkpoints = final.events.filter((event) => event.reason === 'Checkpointed').length;
+    assert.equal(checkpoints, ops.filter((op) => op === 'checkpoint').length);
+  });
+});
