@@ -192,6 +192,12 @@ describe('ateapi conformance', { concurrency: false }, () => {
       await assertStatus(get('Not_A_Name'), GrpcStatus.NOT_FOUND, 'Actor Not_A_Name not found');
     });
 
+    it('Resume, Suspend and Pause of a missing actor are NotFound', async () => {
+      await assertStatus(resume('ghost'), GrpcStatus.NOT_FOUND, 'Actor ghost not found');
+      await assertStatus(suspend('ghost'), GrpcStatus.NOT_FOUND, 'Actor ghost not found');
+      await assertStatus(pause('Ghost_1'), GrpcStatus.NOT_FOUND, 'Actor Ghost_1 not found');
+    });
+
     it('TestListActors: both actors, unordered', async () => {
       await create('id1');
       await create('id2');
