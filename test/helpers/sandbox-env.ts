@@ -38,6 +38,8 @@ export interface StackOptions {
   /** Fleet observer interval; default 200 ms on the dev server, off on the time-skipping server. */
   observeIntervalMs?: number;
   devServerArgs?: string[];
+  /** Start an in-process worker (default true). */
+  worker?: boolean;
 }
 
 export async function startSandboxStack(options: StackOptions): Promise<SandboxStack> {
@@ -92,7 +94,7 @@ export async function startSandboxStack(options: StackOptions): Promise<SandboxS
       await env.teardown();
     },
   };
-  await stack.startWorker();
+  if (options.worker !== false) await stack.startWorker();
   return stack;
 }
 
