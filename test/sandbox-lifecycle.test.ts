@@ -3,9 +3,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Actor_Status } from '../src/gen/ateapi';
+import { parseClusterYaml } from '../src/sim';
 import {
   checkpointUpdate,
   deleteUpdate,
+  migrateUpdate,
   pauseUpdate,
   startUpdate,
   stopUpdate,
@@ -144,5 +146,54 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
       .catch((err: Error) => err);
     // A completed workflow takes no more updates: the facade maps that to "already gone".
     assert.ok(repeated instanceof Error);
+  });
+});
+
+describe('migration (dev server, two worker pools)', () => {
+  // Substrate places an actor on a uniformly random free worker, so a migration can land on the
+  // worker it left; the workflow retries up to three times (then records MigrationStayed). Six
+  // workers make staying put unlikely, and the simulator's fixed seed makes this run repeatable.
+  let stack: SandboxStack;
+  const cluster = parseClusterYaml(`
+kind: WorkerPool
+metadata: { name: blue, namespace: default, labels: { pool: blue } }
+spec: { replicas: 6, sandboxClass: gvisor }
+---
+kind: WorkerPool
+metadata: { name: green, namespace: default, labels: { pool: green } }
+spec: { replicas: 3, sandboxClass: gvisor }
+---
+kind: ActorTemplate
+metadata: { name: sandbox, namespace: default }
+spec:
+  pauseImage: pause@sha256:${'0'.repeat(64)}
+  containers: [{ name: main, image: workload@sha256:${'1'.repeat(64)} }]
+  snapshotsConfig: { location: gs://test/ }
+`);
+  before(async () => void (stack = await startSandboxStack({ server: 'dev', sim: { cluster } })));
+  after(async () => stack?.teardown());
+
+  it('moves a running sandbox to another worker, and into another pool by selector, keeping its memory', async () => {
+    const input = sandboxInput({ workerSelector: { pool: 'blue' } });
+    await createSandbox(stack, input);
+    const view = await waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+    assert.equal(view.actorView?.workerPool, 'blue');
+    const url = `${stack.sim.dataPlaneUrl}/actors/${view.actor.atespace}/${view.actor.name}/memory/k`;
+    assert.ok((await fetch(url, { method: 'PUT', body: '"kept"' })).ok);
+
+    const moved = await handleOf(stack, view.sandboxId).executeUpdate(migrateUpdate, {
+      args: [{ reason: 'test' }],
+    });
+    assert.equal(moved.state, 'RUNNING');
+    assert.notEqual(moved.actorView?.podName, view.actorView?.podName);
+    assert.equal(moved.actorView?.workerPool, 'blue');
+    assert.ok(moved.events.some((event) => event.reason === 'Migrated'));
+
+    const green = await handleOf(stack, view.sandboxId).executeUpdate(migrateUpdate, {
+      args: [{ workerSelector: { pool: 'green' } }],
+    });
+    assert.equal(green.actorView?.workerPool, 'green');
+    assert.deepEqual(green.workerSelector, { pool: 'green' });
+    assert.deepEqual(await (await fetch(url)).json(), { key: 'k', value: 'kept' });
   });
 });
