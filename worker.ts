@@ -2,13 +2,12 @@
 // fleet observer. Run any number of these on one task queue to scale out (`npm run worker`).
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
 import { createActivities } from './src/activities';
 import { loadConfig, type Config } from './src/config';
 import { logger } from './src/logger';
 import { FleetObserver } from './src/observer/fleet-observer';
 import { loadSealingKey } from './src/sealing';
-import { AteapiClient } from './src/substrate/client';
+import { ateapiClientFromConfig, type AteapiClient } from './src/substrate/client';
 import { KubernetesTemplateStore } from './src/substrate/kubernetes-templates';
 import { SimulatorTemplateStore } from './src/substrate/simulator-templates';
 import type { SynthesisSettings } from './src/substrate/synthesize-template';
@@ -64,9 +63,6 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 
 /** Clients and settings for a worker, from configuration. */
 export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> {
-  const caPem = config.ATEFLOW_ATEAPI_CA_FILE ? readFileSync(config.ATEFLOW_ATEAPI_CA_FILE) : undefined;
-  const tls =
-    config.ATEFLOW_ATEAPI_TLS || caPem ? { caPem, serverName: config.ATEFLOW_ATEAPI_SERVER_NAME } : undefined;
   const address = config.ATEFLOW_TEMPORAL_ADDRESS;
   return {
     connection: await NativeConnection.connect({ address }),
@@ -76,11 +72,7 @@ export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> 
     }),
     namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
     taskQueue: config.ATEFLOW_TASK_QUEUE,
-    ateapi: new AteapiClient({
-      endpoint: config.ATEFLOW_ATEAPI_ENDPOINT,
-      tls,
-      tokenFile: config.ATEFLOW_ATEAPI_TOKEN_FILE,
-    }),
+    ateapi: ateapiClientFromConfig(config),
     templates: config.ATEFLOW_KUBECONFIG
       ? KubernetesTemplateStore.fromFile(config.ATEFLOW_KUBECONFIG)
       : new SimulatorTemplateStore(config.ATEFLOW_SIM_ADMIN),

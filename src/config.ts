@@ -1,16 +1,30 @@
 // ateflow's configuration: environment variables with embedded local defaults, validated once.
 // Every key is documented in the README ("Configuration").
-import ms from 'ms';
 import { z } from 'zod';
+import { parseDuration } from './durations';
 
-/** A duration such as "30m", "2s" or "1500" (ms), parsed to milliseconds. */
+/** A duration such as "30m", "1h30m", "250ms" or plain seconds, parsed to milliseconds. */
 const duration = z.string().transform((text, ctx) => {
-  const value = /^\d+$/.test(text) ? Number(text) : ms(text as ms.StringValue);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (e.g. 30s, 5m, 2h)` });
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
     return z.NEVER;
   }
-  return value;
+});
+
+/** What GetGatewayListenerRequirements asks the gateway to bind, if anything. */
+export type ListenerRequirement =
+  { kind: 'none' } | { kind: 'loopback' } | { kind: 'default-route' } | { kind: 'exact'; address: string };
+
+const listener = z.string().transform((text, ctx): ListenerRequirement => {
+  if (text === 'none' || text === '') return { kind: 'none' };
+  if (text === 'loopback') return { kind: 'loopback' };
+  if (text === 'default-route') return { kind: 'default-route' };
+  if (/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(text))
+    return { kind: 'exact', address: text };
+  ctx.addIssue({ code: 'custom', message: 'expected none, loopback, default-route or IP:port' });
+  return z.NEVER;
 });
 const flag = z.enum(['true', 'false', '1', '0', '']).transform((text) => text === 'true' || text === '1');
 
@@ -58,6 +72,26 @@ const schema = z.object({
   ATEFLOW_CAPACITY_BUDGET: duration.default(10 * 60_000),
   /** Fleet observer sweep interval (ListActors). */
   ATEFLOW_OBSERVE_INTERVAL: duration.default(2_000),
+
+  /** Unix socket the OpenShell gateway dials (default: <data dir>/compute-driver.sock). */
+  ATEFLOW_DRIVER_SOCKET: z.string().min(1).optional(),
+  /** Also serve the facade on 127.0.0.1:<port> for development; 0 is off. */
+  ATEFLOW_DRIVER_TCP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** GetCapabilities.default_image: used when a sandbox names no image. */
+  ATEFLOW_DEFAULT_IMAGE: z
+    .string()
+    .min(1)
+    .default('ghcr.io/nvidia/openshell-community/sandboxes/base:latest'),
+  /** How often the facade's watch polls Temporal visibility. */
+  ATEFLOW_WATCH_POLL_INTERVAL: duration.default(250),
+  /** How long the watch source may fail before streams end with UNAVAILABLE. */
+  ATEFLOW_WATCH_LOSS_TIMEOUT: duration.default(10_000),
+  /** Upper bound of the facade's lifecycle calls (create, stop, start, delete, …). */
+  ATEFLOW_DRIVER_CALL_TIMEOUT: duration.default(240_000),
+  /** Upper bound of the facade's reads (get, list, query). */
+  ATEFLOW_DRIVER_READ_TIMEOUT: duration.default(10_000),
+  /** GetGatewayListenerRequirements: none, loopback, default-route or IP:port. */
+  ATEFLOW_GATEWAY_LISTENER: listener.default({ kind: 'none' }),
 });
 
 export type Config = z.infer<typeof schema>;

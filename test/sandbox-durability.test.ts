@@ -83,7 +83,7 @@ describe('worker crash mid-transition (dev server, worker processes)', () => {
         ATEFLOW_ATEAPI_ENDPOINT: stack.sim.address,
         ATEFLOW_SIM_ADMIN: stack.sim.adminAddress,
         ATEFLOW_SEALING_KEY: stack.sealingKey.toString('base64'),
-        ATEFLOW_OBSERVE_INTERVAL: '500',
+        ATEFLOW_OBSERVE_INTERVAL: '500ms',
         ATEFLOW_LOG_LEVEL: 'warn',
       },
       stdio: 'ignore',

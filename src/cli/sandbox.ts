@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig } from '../config';
 import { connectFacade, unary, within, type FacadeClient } from '../driver/client';
-import { formatDuration, parseDuration } from '../driver/durations';
+import { formatDuration, parseDuration } from '../durations';
 import { loadDriverSettings } from '../driver/settings';
 import type {
   DrainProgress,

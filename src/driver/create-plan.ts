@@ -3,7 +3,7 @@
 // starts the workflow. The sandbox token is left out (CreateSandbox seals it separately).
 import type { DriverSandbox, DriverSandboxTemplate } from '../gen/compute_driver';
 import type { SandboxInput, TemplateChoice } from '../workflows/messages';
-import { parseDuration } from './durations';
+import { parseDuration } from '../durations';
 import { failedPrecondition, invalidArgument } from './errors';
 import type { DriverSettings } from './settings';
 

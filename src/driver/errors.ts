@@ -42,16 +42,27 @@ export function grpcCodeOf(err: unknown): status | undefined {
   return undefined;
 }
 
+/** gRPC codes for the sandbox workflow's update failure types; others are FAILED_PRECONDITION. */
+const updateFailureCodes: Record<string, status> = {
+  /** A later stop or delete made the request pointless. */
+  Superseded: status.ABORTED,
+  /** No free Substrate worker within the capacity budget. */
+  CapacityBudgetExhausted: status.RESOURCE_EXHAUSTED,
+  /** The transition failed; the sandbox is FAILED (start retries, delete cleans up). */
+  OperationFailed: status.INTERNAL,
+};
+
 /** Translates whatever a Temporal client call threw into a DriverError. */
 export function fromTemporal(err: unknown, ctx: CallContext): DriverError {
   if (err instanceof DriverError) return err;
   if (err instanceof WorkflowNotFoundError) return notFound(ctx.sandboxId ?? '?');
   if (err instanceof WorkflowUpdateFailedError) {
-    // Validator rejections and handler failures both arrive here; the workflow's message says why.
+    // Validator rejections and handler failures both arrive here; the workflow's message says why
+    // and its failure type says what kind of failure it is (src/workflows/sandbox.ts).
     const cause = err.cause;
-    const message =
-      cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : err.message;
-    return failedPrecondition(message);
+    const message = cause instanceof Error ? cause.message : err.message;
+    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+    return new DriverError(updateFailureCodes[type ?? ''] ?? status.FAILED_PRECONDITION, message);
   }
   const code = grpcCodeOf(err);
   const seconds = Math.round(ctx.timeoutMs / 1000);

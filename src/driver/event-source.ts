@@ -57,6 +57,8 @@ export class SandboxEventSource {
   private ready: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastPollStartMs = 0;
+  /** When this source started: events older than this are history, newer ones are news. */
+  private startedAtMs = 0;
   private lastMembershipSyncMs = 0;
   private failingSinceMs: number | undefined;
   private generation = 0;
@@ -94,7 +96,7 @@ export class SandboxEventSource {
   private async start(): Promise<void> {
     const generation = ++this.generation;
     try {
-      this.lastPollStartMs = Date.now();
+      this.lastPollStartMs = this.startedAtMs = Date.now();
       await this.syncMembership();
     } catch (err) {
       this.ready = undefined;
@@ -154,7 +156,10 @@ export class SandboxEventSource {
     const initial = this.known.size === 0;
     const { views, failed } = await this.sandboxes.views(ids.filter((id) => !this.known.has(id)));
     for (const view of views) {
-      this.remember(view, 0);
+      // A sandbox found while listing may have been created just now (e.g. while the first
+      // subscriber connected): its newer events are still news, published by the next poll.
+      const before = view.events.filter((event) => event.timestampMs < this.startedAtMs);
+      this.remember(view, 0, before[before.length - 1]?.seq ?? 0);
       if (!initial) this.publish({ kind: 'sandbox', view });
     }
     this.noteUnread(failed);
@@ -210,8 +215,11 @@ export class SandboxEventSource {
     }
   }
 
-  private remember(view: SandboxView, changedAtMs: number): void {
-    const lastSeq = view.events[view.events.length - 1]?.seq ?? 0;
+  private remember(
+    view: SandboxView,
+    changedAtMs: number,
+    lastSeq = view.events[view.events.length - 1]?.seq ?? 0,
+  ): void {
     this.known.set(view.sandboxId, { view, changedAtMs, lastSeq });
   }
 

@@ -1,12 +1,11 @@
 // The driver facade process: `tsx src/driver/main.ts`. Serves ComputeDriver and ateflow.v1 on the
 // socket the gateway dials; run it before the gateway (within 30 s) and next to it.
 import { Client, Connection } from '@temporalio/client';
-import { readFileSync } from 'node:fs';
 import { version } from '../../package.json';
 import { loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealingKey } from '../sealing';
-import { AteapiClient } from '../substrate/client';
+import { ateapiClientFromConfig } from '../substrate/client';
 import { SandboxWorkflows } from './sandbox-workflows';
 import { startDriverServer, type RunningDriverServer } from './server';
 import { loadDriverSettings, type DriverSettings } from './settings';
@@ -21,15 +20,7 @@ export async function startDriverFromConfig(
     connection: Connection.lazy({ address: temporalAddress }),
     namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
   });
-  const caPem = config.ATEFLOW_ATEAPI_CA_FILE ? readFileSync(config.ATEFLOW_ATEAPI_CA_FILE) : undefined;
-  const ateapi = new AteapiClient({
-    endpoint: config.ATEFLOW_ATEAPI_ENDPOINT,
-    tls:
-      config.ATEFLOW_ATEAPI_TLS || caPem
-        ? { caPem, serverName: config.ATEFLOW_ATEAPI_SERVER_NAME }
-        : undefined,
-    tokenFile: config.ATEFLOW_ATEAPI_TOKEN_FILE,
-  });
+  const ateapi = ateapiClientFromConfig(config);
   const server = await startDriverServer({
     settings,
     version,

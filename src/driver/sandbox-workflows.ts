@@ -147,14 +147,11 @@ export class SandboxWorkflows {
   }
 
   /**
-   * Every lifecycle event recorded in the workflow's history, across continue-as-new runs:
-   * the events carried by update results, run inputs and the final result, merged by seq.
+   * Every lifecycle event of a sandbox, across continue-as-new runs: the workflow upserts each one
+   * into its memo (`lifecycleEvent`), so history holds all of them, not only the view's latest.
    */
   async history(sandboxId: string): Promise<LifecycleEvent[]> {
     const bySeq = new Map<number, LifecycleEvent>();
-    const collect = (value: unknown) => {
-      for (const event of lifecycleEventsIn(value)) bySeq.set(event.seq, event);
-    };
     await this.call(`history of sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, async () => {
       let runId: string | undefined = undefined;
       do {
@@ -162,7 +159,9 @@ export class SandboxWorkflows {
         const history: temporal.api.history.v1.IHistory = await handle.fetchHistory();
         runId = undefined;
         for (const event of history.events ?? ([] as HistoryEvent[])) {
-          for (const payload of payloadsOf(event)) collect(decode(payload));
+          const memo = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.lifecycleEvent;
+          const recorded = memo ? decode(memo) : undefined;
+          if (isLifecycleEvent(recorded)) bySeq.set(recorded.seq, recorded);
           const started: temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes | null | undefined =
             event.workflowExecutionStartedEventAttributes;
           if (started?.continuedExecutionRunId) runId = started.continuedExecutionRunId;
@@ -226,17 +225,6 @@ function toExecution(info: WorkflowExecutionInfo): SandboxExecution | undefined 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;
 
-/** The payloads of a history event that may carry a view or lifecycle events. */
-function payloadsOf(event: HistoryEvent): Payload[] {
-  return [
-    ...(event.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
-    ...(event.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads ?? []),
-    ...(event.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads ?? []),
-    ...(event.workflowExecutionCompletedEventAttributes?.result?.payloads ?? []),
-    ...Object.values(event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields ?? {}),
-  ];
-}
-
 function decode(payload: Payload): unknown {
   try {
     return defaultPayloadConverter.fromPayload(payload);
@@ -250,14 +238,3 @@ const isLifecycleEvent = (value: unknown): value is LifecycleEvent =>
   value !== null &&
   typeof (value as LifecycleEvent).seq === 'number' &&
   typeof (value as LifecycleEvent).reason === 'string';
-
-/** Lifecycle events inside a decoded payload: an event, a view, a result or input holding one. */
-function lifecycleEventsIn(value: unknown, depth = 0): LifecycleEvent[] {
-  if (depth > 3 || typeof value !== 'object' || value === null) return [];
-  if (isLifecycleEvent(value)) return [value];
-  if (Array.isArray(value)) return value.flatMap((v) => lifecycleEventsIn(v, depth + 1));
-  const record = value as Record<string, unknown>;
-  return ['events', 'view', 'carried', 'input', 'lifecycleEvent'].flatMap((key) =>
-    lifecycleEventsIn(record[key], depth + 1),
-  );
-}

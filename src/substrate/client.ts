@@ -2,7 +2,9 @@
 // plaintext for local use), a bearer token re-read from its file on every call (Kubernetes
 // rotates projected tokens), and a deadline on every call.
 import { credentials, Metadata, type CallOptions } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { Config } from '../config';
 import {
   ControlClient,
   type Actor,
@@ -163,4 +165,16 @@ export class AteapiClient {
     const metadata = await this.metadata();
     return unary<Res>((done) => start(metadata, within(this.callTimeoutMs), done));
   }
+}
+
+/** The client for the configured Substrate endpoint (TLS when a CA is given or TLS is on). */
+export function ateapiClientFromConfig(config: Config): AteapiClient {
+  const caPem = config.ATEFLOW_ATEAPI_CA_FILE ? readFileSync(config.ATEFLOW_ATEAPI_CA_FILE) : undefined;
+  const tls =
+    config.ATEFLOW_ATEAPI_TLS || caPem ? { caPem, serverName: config.ATEFLOW_ATEAPI_SERVER_NAME } : undefined;
+  return new AteapiClient({
+    endpoint: config.ATEFLOW_ATEAPI_ENDPOINT,
+    tls,
+    tokenFile: config.ATEFLOW_ATEAPI_TOKEN_FILE,
+  });
 }

@@ -15,6 +15,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -143,7 +144,9 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
     type: LifecycleEvent['type'] = 'Normal',
     metadata: Record<string, string> = {},
   ): void {
-    appendEvent(view, { timestampMs: Date.now(), type, reason, message, metadata });
+    const event = appendEvent(view, { timestampMs: Date.now(), type, reason, message, metadata });
+    // The view keeps only the latest events; the memo puts every one into history for `history`.
+    upsertMemo({ lifecycleEvent: event });
     log.info(message, { sandboxId: view.sandboxId, reason });
     publish();
   }
@@ -626,13 +629,16 @@ function failureMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Update handlers must fail with ApplicationFailure, or the whole workflow task fails. */
+/**
+ * Update handlers must fail with ApplicationFailure, or the whole workflow task fails. The type
+ * tells the facade what kind of failure it is: Refused (wrong state), Superseded (a later stop
+ * or delete won), Permanent/CapacityBudgetExhausted (from Substrate), OperationFailed (other).
+ */
 function asUpdateFailure(err: Error): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  return ApplicationFailure.nonRetryable(
-    failureMessage(err),
-    err instanceof Superseded ? 'Superseded' : 'OperationFailed',
-  );
+  if (err instanceof Refused) return ApplicationFailure.nonRetryable(err.message, 'Refused');
+  if (err instanceof Superseded) return ApplicationFailure.nonRetryable(err.message, 'Superseded');
+  return ApplicationFailure.nonRetryable(failureMessage(err), failureType(err) ?? 'OperationFailed');
 }
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
