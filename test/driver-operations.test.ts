@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Metadata, status, type ClientReadableStream } from '@grpc/grpc-js';
-import { unary, within } from '../src/driver/client';
+import { unary, within } from '../src/grpc/unary';
 import type { DrainProgress, HistoryResponse, Sandbox, SandboxEvent } from '../src/gen/ateflow';
 import { assertStatus } from './helpers/sim';
 import {

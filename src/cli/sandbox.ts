@@ -5,7 +5,8 @@ import { Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig } from '../config';
-import { connectFacade, unary, within, type FacadeClient } from '../driver/client';
+import { connectFacade, type FacadeClient } from '../driver/client';
+import { unary, within } from '../grpc/unary';
 import { formatDuration, parseDuration } from '../durations';
 import { loadDriverSettings } from '../driver/settings';
 import type {

@@ -1,6 +1,6 @@
 // A client of the facade (ComputeDriver + ateflow.v1 Operations) over its Unix socket or a TCP
-// address, with promise-returning unary calls. Used by the CLI, tests and benchmarks.
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+// address. Used by the CLI, tests and benchmarks (promise calls: src/grpc/unary.ts).
+import { credentials } from '@grpc/grpc-js';
 import { OperationsClient } from '../gen/ateflow';
 import { ComputeDriverClient } from '../gen/compute_driver';
 
@@ -25,16 +25,4 @@ export function connectFacade(address: string): FacadeClient {
       ops.close();
     },
   };
-}
-
-/** Call options with a deadline `timeoutMs` from now. */
-export const within = (timeoutMs: number) => ({ deadline: Date.now() + timeoutMs });
-
-/** Promise form of a callback-style unary call: `unary((done) => client.x(req, md, within(ms), done))`. */
-export function unary<Res>(
-  start: (done: (err: ServiceError | null, response: Res) => void) => unknown,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    start((err, response) => (err ? reject(err) : resolve(response)));
-  });
 }
