@@ -3,7 +3,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Actor_Status } from '../src/gen/ateapi';
-import { parseClusterYaml } from '../src/sim';
 import {
   checkpointUpdate,
   deleteUpdate,
@@ -14,6 +13,7 @@ import {
   type SandboxView,
 } from '../src/workflows/messages';
 import {
+  clusterWithPools,
   createSandbox,
   handleOf,
   inState,
@@ -154,22 +154,7 @@ describe('migration (dev server, two worker pools)', () => {
   // worker it left; the workflow retries up to three times (then records MigrationStayed). Six
   // workers make staying put unlikely, and the simulator's fixed seed makes this run repeatable.
   let stack: SandboxStack;
-  const cluster = parseClusterYaml(`
-kind: WorkerPool
-metadata: { name: blue, namespace: default, labels: { pool: blue } }
-spec: { replicas: 6, sandboxClass: gvisor }
----
-kind: WorkerPool
-metadata: { name: green, namespace: default, labels: { pool: green } }
-spec: { replicas: 3, sandboxClass: gvisor }
----
-kind: ActorTemplate
-metadata: { name: sandbox, namespace: default }
-spec:
-  pauseImage: pause@sha256:${'0'.repeat(64)}
-  containers: [{ name: main, image: workload@sha256:${'1'.repeat(64)} }]
-  snapshotsConfig: { location: gs://test/ }
-`);
+  const cluster = clusterWithPools({ blue: 6, green: 3 });
   before(async () => void (stack = await startSandboxStack({ server: 'dev', sim: { cluster } })));
   after(async () => stack?.teardown());
 

@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { Actor_Status } from '../src/gen/ateapi';
-import { parseClusterYaml } from '../src/sim';
 import { sealToken } from '../src/sealing';
 import { OWNER_ANNOTATION } from '../src/substrate/template-store';
 import {
@@ -14,6 +13,7 @@ import {
   type SandboxView,
 } from '../src/workflows/messages';
 import {
+  clusterWithPools,
   createSandbox,
   handleOf,
   inState,
@@ -23,19 +23,8 @@ import {
   type SandboxStack,
 } from './helpers/sandbox-env';
 
-/** Two small pools so that capacity runs out quickly. */
-const cluster = parseClusterYaml(`
-kind: WorkerPool
-metadata: { name: small, namespace: default, labels: { tier: small } }
-spec: { replicas: 2, sandboxClass: gvisor }
----
-kind: ActorTemplate
-metadata: { name: sandbox, namespace: default }
-spec:
-  pauseImage: pause@sha256:${'0'.repeat(64)}
-  containers: [{ name: main, image: workload@sha256:${'1'.repeat(64)} }]
-  snapshotsConfig: { location: gs://test/ }
-`);
+/** One pool of two workers, so that capacity runs out quickly. */
+const cluster = clusterWithPools({ small: 2 });
 
 describe('sandbox resilience (dev server, simulator)', () => {
   let stack: SandboxStack;

@@ -5,7 +5,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { createWorker } from '../../worker';
-import { DEFAULT_TEMPLATE, startSimulator, type Simulator, type SimulatorOptions } from '../../src/sim';
+import {
+  DEFAULT_TEMPLATE,
+  parseClusterYaml,
+  startSimulator,
+  type ClusterSpec,
+  type Simulator,
+  type SimulatorOptions,
+} from '../../src/sim';
 import { AteapiClient } from '../../src/substrate/client';
 import { SimulatorTemplateStore } from '../../src/substrate/simulator-templates';
 import { sandboxWorkflow } from '../../src/workflows/sandbox';
@@ -154,3 +161,19 @@ export async function waitForView(
 }
 
 export const inState = (state: SandboxState) => (view: SandboxView) => view.state === state;
+
+/** A simulated cluster with the given worker pools (labelled `pool: <name>`) and the default template. */
+export function clusterWithPools(pools: Record<string, number>): ClusterSpec {
+  const poolDocs = Object.entries(pools).map(
+    ([name, replicas]) => `kind: WorkerPool
+metadata: { name: ${name}, namespace: default, labels: { pool: ${name} } }
+spec: { replicas: ${replicas}, sandboxClass: gvisor }`,
+  );
+  const template = `kind: ActorTemplate
+metadata: { name: ${DEFAULT_TEMPLATE.name}, namespace: ${DEFAULT_TEMPLATE.namespace} }
+spec:
+  pauseImage: pause@sha256:${'0'.repeat(64)}
+  containers: [{ name: main, image: workload@sha256:${'1'.repeat(64)} }]
+  snapshotsConfig: { location: gs://test/ }`;
+  return parseClusterYaml([...poolDocs, template].join('\n---\n'));
+}
