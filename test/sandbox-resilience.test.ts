@@ -7,6 +7,8 @@ import { sealToken } from '../src/sealing';
 import { OWNER_ANNOTATION } from '../src/substrate/template-store';
 import {
   deleteUpdate,
+  migrateUpdate,
+  pauseUpdate,
   startUpdate,
   stopUpdate,
   type SandboxInput,
@@ -66,14 +68,22 @@ describe('sandbox resilience (dev server, simulator)', () => {
         'CreateActor',
         'ResumeActor',
         'SuspendActor',
+        'UpdateActor',
+        'PauseActor',
         'GetActor',
         'DeleteActor',
       ];
       for (const rpc of rpcs) injectFault(rpc, code, 1);
       const view = await create();
       assert.equal(view.state, 'RUNNING', view.detail);
-      const stopped = await handleOf(stack, view.sandboxId).executeUpdate(stopUpdate);
-      assert.equal(stopped.state, 'SUSPENDED');
+      const handle = handleOf(stack, view.sandboxId);
+      assert.equal((await handle.executeUpdate(stopUpdate)).state, 'SUSPENDED');
+      assert.equal((await handle.executeUpdate(startUpdate)).state, 'RUNNING');
+      const moved = await handle.executeUpdate(migrateUpdate, {
+        args: [{ workerSelector: { pool: 'small' } }],
+      });
+      assert.equal(moved.state, 'RUNNING');
+      assert.equal((await handle.executeUpdate(pauseUpdate)).state, 'PAUSED');
       const result = await remove(view);
       assert.equal(result.deleted, true);
       for (const fault of stack.sim.core.faults.list())
