@@ -6,8 +6,10 @@ import { Actor_Status } from '../src/gen/ateapi';
 import {
   checkpointUpdate,
   deleteUpdate,
+  holdUpdate,
   migrateUpdate,
   pauseUpdate,
+  releaseUpdate,
   startUpdate,
   stopUpdate,
   type SandboxView,
@@ -93,6 +95,29 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
     assert.deepEqual(await recall(view), { k: 'v' }); // the data plane resumes the actor
     const resumed = await waitForView(stack, view.sandboxId, inState('RUNNING'), 'the workflow to notice');
     assert.ok(resumed.events.some((event) => event.reason === 'ResumedOnTraffic'));
+  });
+
+  it('keeps a held sandbox stopped: start is refused and traffic is put back to sleep', async () => {
+    const view = await runningSandbox();
+    const handle = handleOf(stack, view.sandboxId);
+    const held = await handle.executeUpdate(holdUpdate, { args: [{ reason: 'quarantine' }] });
+    assert.equal(held.state, 'SUSPENDED');
+    await assert.rejects(handle.executeUpdate(startUpdate), (err: Error) =>
+      /on hold \(quarantine\); release it first/.test(String((err.cause as Error | undefined)?.message)),
+    );
+
+    await recall(view); // traffic: Substrate's router resumes the actor
+    const asleep = await waitForView(
+      stack,
+      view.sandboxId,
+      (v) => v.state === 'SUSPENDED' && v.events.some((event) => event.reason === 'ResumedOnTraffic'),
+      'the hold to be enforced again',
+    );
+    assert.match(asleep.events[asleep.events.length - 1].message, /stop hold in force/);
+    assert.equal((await stack.ateapi.getActor(view.actor)).status, Actor_Status.STATUS_SUSPENDED);
+
+    await handle.executeUpdate(releaseUpdate);
+    assert.equal((await handle.executeUpdate(startUpdate)).state, 'RUNNING');
   });
 
   it('recovers from a lost worker pod on another worker from the last snapshot; neighbours untouched', async () => {

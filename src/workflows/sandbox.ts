@@ -437,7 +437,7 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
         // The later stop/delete decides the state; until then the actor is where it was.
         enter(view.actorView?.status === 'RUNNING' ? 'RUNNING' : 'SUSPENDED', 'waiting for the next request');
       } else if (!(err instanceof Refused)) {
-        fail(op.kind, err);
+        fail(op.kind === 'provision' ? 'ProvisionFailed' : `${capitalize(op.kind)}Failed`, err);
       }
     } finally {
       op.view = snapshot(view);
@@ -446,12 +446,10 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
     }
   }
 
-  function fail(kind: OperationKind, err: unknown): void {
+  /** FAILED needs an operator, but is never a dead end: start retries, delete cleans up. */
+  function fail(reason: string, err: unknown): void {
     const message = failureMessage(err);
-    view.failure = {
-      reason: kind === 'provision' ? 'ProvisionFailed' : `${capitalize(kind)}Failed`,
-      message: `${message}. Start the sandbox to retry, or delete it.`,
-    };
+    view.failure = { reason, message: `${message}. Start the sandbox to retry, or delete it.` };
     view.waitingForCapacity = false;
     enter('FAILED', view.failure.message);
     record(view.failure.reason, message, 'Warning');
@@ -461,7 +459,7 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
   async function reconcile(actor: ActorView | null): Promise<void> {
     if (view.state === 'DELETED' || view.state === 'PROVISIONING') return;
     if (actor === null) {
-      if (view.state !== 'FAILED') fail('start', new Error('the actor disappeared from Substrate'));
+      if (view.state !== 'FAILED') fail('ActorMissing', new Error('the actor disappeared from Substrate'));
       return;
     }
     const known = view.actorView;
@@ -479,12 +477,20 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
         await resume('Recovering', 'restoring on another worker after a pod loss');
         record('Recovered', `recovered on worker ${view.actorView?.podName}`);
       } catch (err) {
-        fail('start', err);
+        fail('RecoveryFailed', err);
       }
     } else if ((view.state === 'SUSPENDED' || view.state === 'PAUSED') && actor.status === 'RUNNING') {
       view.lastActiveAtMs = Date.now();
       enter('RUNNING', 'running (resumed by incoming traffic)');
       record('ResumedOnTraffic', `Substrate resumed the actor on incoming traffic (worker ${actor.podName})`);
+      if (view.hold) {
+        // Quarantine outranks traffic: put it back to sleep.
+        try {
+          await suspend('Stopped', 'stop hold in force: suspending again');
+        } catch (err) {
+          fail('StopFailed', err);
+        }
+      }
     } else if (
       view.state === 'RUNNING' &&
       actor.status === 'RUNNING' &&
