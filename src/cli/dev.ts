@@ -1,14 +1,96 @@
-// `ateflow dev`: the whole stack on this machine, on embedded defaults, in one process tree.
+// `ateflow dev`: the whole stack on this machine, in one process tree, on loopback:
+//   - the Temporal dev server (child process; SQLite under the data dir; Web UI; our search
+//     attributes registered),
+//   - in-process: the Substrate simulator (state saved under the data dir), a worker, and the
+//     driver facade (ComputeDriver + ateflow.v1 Operations on a Unix socket and on TCP).
+// Ctrl-C stops everything; the next start finds its sandboxes again.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import {
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { Config } from '../config';
+import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import type { Connection } from '@temporalio/client';
+import { Command } from 'commander';
+import { loadConfig, type Config } from '../config';
+import { devCluster } from '../demo/cluster';
+import { startDriverFromConfig } from '../driver/main';
+import { loadDriverSettings } from '../driver/settings';
+import { logger } from '../logger';
+import { loadClusterFile, startSimulator, type Simulator } from '../sim';
 import { temporalCliPath } from '../temporal/binaries';
 import { sandboxSearchAttributes } from '../workflows/search-attributes';
 import { createWorker, workerDepsFromConfig } from '../../worker';
 
-function portOpen(host: string, port: number): Promise<boolean> {
+/** Ports of `ateflow dev` that have no configuration key of their own. */
+export const DEV_DATA_PLANE_PORT = 7102;
+export const DEV_DRIVER_TCP_PORT = 7200;
+
+export interface DevStackOptions {
+  /** Addresses, ports, data dir, task queue, timeouts (src/config.ts). */
+  config: Config;
+  /** Simulator latency scale: 1 realistic, 0 instant. */
+  latencyScale?: number;
+  /** A cluster YAML instead of the built-in dev cluster (src/demo/cluster.ts). */
+  clusterFile?: string;
+  /** Default 7102. */
+  dataPlanePort?: number;
+  /** Facade TCP port; default ATEFLOW_DRIVER_TCP_PORT, or 7200 when that is 0. */
+  driverTcpPort?: number;
+  /** Pre-bundled workflow code (tests bundle once per process). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Progress lines while starting and stopping; default console.log. */
+  log?: (line: string) => void;
+}
+
+export interface DevStack {
+  dataDir: string;
+  temporalAddress: string;
+  namespace: string;
+  webUiUrl: string;
+  driverSocket: string;
+  driverTcp: string;
+  sim: Simulator;
+  taskQueue: string;
+  /** Sandbox workflows that were already there at start (found again after a restart). */
+  sandboxesFound: number;
+  /** Resolves when the worker stops (Ctrl-C, or a fatal error). */
+  stopped: Promise<void>;
+  /** Stops everything, the Temporal child included; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** An error whose message is the whole story: the CLI prints it as one line, no stack. */
+export class DevStartError extends Error {
+  override name = 'DevStartError';
+}
+
+function hostPort(address: string, key: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  const port = Number(address.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new DevStartError(`${key}=${address} is not host:port`);
+  return { host: address.slice(0, at), port };
+}
+
+/** True when something already holds host:port (we cannot bind it). */
+function portTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', () => done(true));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => done(false)));
+  });
+}
+
+function portAnswers(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = createConnection({ host, port });
     socket.once('connect', () => (socket.destroy(), done(true)));
@@ -16,41 +98,89 @@ function portOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(
-  host: string,
-  port: number,
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await portOpen(host, port))) {
-    if (child.exitCode !== null)
-      throw new Error(`the Temporal dev server exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`the Temporal dev server did not listen on ${host}:${port}`);
-    await new Promise((r) => setTimeout(r, 100));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-/** Starts the Temporal dev server (persistent SQLite, Web UI) and a worker; resolves on Ctrl-C. */
-export async function runDev(config: Config): Promise<void> {
-  const [host, portText] = config.ATEFLOW_TEMPORAL_ADDRESS.split(':');
-  const port = Number(portText);
-  for (const [what, p] of [
-    ['Temporal frontend', port],
-    ['Temporal Web UI', config.ATEFLOW_UI_PORT],
-  ] as const) {
-    if (await portOpen(host, p)) {
-      throw new Error(
-        `${what} port ${host}:${p} is already in use: stop whatever listens there, or set ` +
-          (what === 'Temporal Web UI' ? 'ATEFLOW_UI_PORT' : 'ATEFLOW_TEMPORAL_ADDRESS') +
-          ' to a free port.',
+/** The Temporal dev server an earlier, killed `ateflow dev` may have left running. */
+function leftoverTemporal(dataDir: string): number | undefined {
+  const file = join(dataDir, 'temporal.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
+}
+
+async function preflight(
+  dataDir: string,
+  ports: { what: string; key: string; host: string; port: number }[],
+  socketPath: string,
+): Promise<void> {
+  const seen = new Map<number, string>();
+  for (const p of ports) {
+    const other = seen.get(p.port);
+    if (other) throw new DevStartError(`${p.what} and ${other} are both set to port ${p.port}`);
+    seen.set(p.port, p.what);
+  }
+  const leftover = leftoverTemporal(dataDir);
+  for (const p of ports) {
+    if (await portTaken(p.host, p.port)) {
+      const hint =
+        leftover !== undefined && p.what.startsWith('Temporal')
+          ? ` (a Temporal dev server from an earlier ateflow dev is still running: kill ${leftover})`
+          : '';
+      throw new DevStartError(
+        `${p.what} port ${p.host}:${p.port} is already in use${hint}: stop whatever listens there ` +
+          `(another ateflow dev?), or choose another port with ${p.key}`,
       );
     }
   }
-  const dataDir = resolve(config.ATEFLOW_DATA_DIR);
-  mkdirSync(dataDir, { recursive: true });
+  let socket;
+  try {
+    socket = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!socket.isSocket())
+    throw new DevStartError(
+      `${socketPath} exists and is not a socket; move it away or set ATEFLOW_DRIVER_SOCKET`,
+    );
+  const answers = await new Promise<boolean>((done) => {
+    const probe = createConnection({ path: socketPath });
+    probe.once('connect', () => (probe.destroy(), done(true)));
+    probe.once('error', () => done(false));
+  });
+  if (answers)
+    throw new DevStartError(
+      `another process is serving the compute driver socket ${socketPath} (another ateflow dev or ` +
+        'npm run driver?): stop it, or set ATEFLOW_DRIVER_SOCKET / ATEFLOW_DATA_DIR',
+    );
+  // A socket nobody serves is what a killed run leaves behind: the facade replaces it.
+}
 
-  const temporal = spawn(
+function searchAttributeTypeName(type: string): string {
+  // The CLI spells types as Keyword, Datetime, KeywordList, …
+  return type.toLowerCase().replace(/(^|_)(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
+}
+
+/** Workers log every workflow step at INFO; the dev console shows warnings and errors only. */
+function quietTemporalSdk(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed (tests install their own): keep it.
+  }
+}
+
+function spawnTemporal(config: Config, dataDir: string, host: string, port: number): ChildProcess {
+  const logFile = join(dataDir, 'temporal.log');
+  const child = spawn(
     temporalCliPath(),
     [
       'server',
@@ -61,12 +191,13 @@ export async function runDev(config: Config): Promise<void> {
       String(port),
       '--ui-port',
       String(config.ATEFLOW_UI_PORT),
+      '--ui-disable-news-fetch',
       '--namespace',
       config.ATEFLOW_TEMPORAL_NAMESPACE,
       '--db-filename',
       join(dataDir, 'temporal.db'),
       '--log-level',
-      'warn',
+      'error',
       '--dynamic-config-value',
       'frontend.enableExecuteMultiOperation=true',
       ...sandboxSearchAttributes.flatMap((key) => [
@@ -74,27 +205,286 @@ export async function runDev(config: Config): Promise<void> {
         `${key.name}=${searchAttributeTypeName(key.type)}`,
       ]),
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    // Its own process group: Ctrl-C reaches us only, and we stop it after the worker.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  if (child.pid) writeFileSync(join(dataDir, 'temporal.pid'), `${child.pid}\n`);
+  return child;
+}
+
+function lastLines(file: string, count: number): string {
   try {
-    await waitForPort(host, port, temporal, 30_000);
-    const worker = await createWorker(await workerDepsFromConfig(config));
-    console.log(`ateflow dev is up:
-  Temporal frontend  ${host}:${port} (namespace ${config.ATEFLOW_TEMPORAL_NAMESPACE})
-  Temporal Web UI    http://${host}:${config.ATEFLOW_UI_PORT}/namespaces/${config.ATEFLOW_TEMPORAL_NAMESPACE}/workflows
-  worker             task queue ${config.ATEFLOW_TASK_QUEUE}
-  data               ${dataDir}
-Press Ctrl-C to stop.`);
-    const stop = () => worker.shutdown();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    await worker.run();
-  } finally {
-    temporal.kill('SIGTERM');
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
+  } catch {
+    return '';
   }
 }
 
-function searchAttributeTypeName(type: string): string {
-  // The CLI spells types as Keyword, Datetime, KeywordList, …
-  return type.toLowerCase().replace(/(^|_)(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
+async function waitForTemporal(child: ChildProcess, host: string, port: number, logFile: string) {
+  const deadline = Date.now() + 60_000;
+  while (!(await portAnswers(host, port))) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const tail = lastLines(logFile, 5);
+      throw new DevStartError(
+        `the Temporal dev server exited (${child.exitCode ?? child.signalCode}) before listening on ` +
+          `${host}:${port}${tail ? `; last lines of ${logFile}:\n${tail}` : ''}`,
+      );
+    }
+    if (Date.now() > deadline)
+      throw new DevStartError(`the Temporal dev server did not listen on ${host}:${port} within 60 s`);
+    await sleep(100);
+  }
+}
+
+/**
+ * The CLI's --search-attribute registers keys only in a fresh database; a database from an
+ * older ateflow lacks the newer keys, so add whatever is missing.
+ */
+async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = sandboxSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(
+      missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    ),
+  });
+}
+
+async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts the whole local stack; `stop()` takes it down again. */
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const { config } = options;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(config.ATEFLOW_DATA_DIR);
+  const temporal = hostPort(config.ATEFLOW_TEMPORAL_ADDRESS, 'ATEFLOW_TEMPORAL_ADDRESS');
+  const ateapi = hostPort(config.ATEFLOW_ATEAPI_ENDPOINT, 'ATEFLOW_ATEAPI_ENDPOINT');
+  const admin = hostPort(config.ATEFLOW_SIM_ADMIN, 'ATEFLOW_SIM_ADMIN');
+  const dataPlanePort = options.dataPlanePort ?? DEV_DATA_PLANE_PORT;
+  const driverTcpPort = options.driverTcpPort ?? (config.ATEFLOW_DRIVER_TCP_PORT || DEV_DRIVER_TCP_PORT);
+  const settings = { ...loadDriverSettings(config), tcpPort: driverTcpPort };
+  const driverSocket = resolve(settings.socketPath);
+  temporalCliPath(); // a missing binary is reported before anything starts
+
+  mkdirSync(dataDir, { recursive: true });
+  await preflight(
+    dataDir,
+    [
+      { what: 'Temporal frontend', key: 'ATEFLOW_TEMPORAL_ADDRESS', ...temporal },
+      { what: 'Temporal Web UI', key: 'ATEFLOW_UI_PORT', host: temporal.host, port: config.ATEFLOW_UI_PORT },
+      { what: 'simulator ateapi', key: 'ATEFLOW_ATEAPI_ENDPOINT', ...ateapi },
+      { what: 'simulator admin', key: 'ATEFLOW_SIM_ADMIN', ...admin },
+      { what: 'simulator data plane', key: '--data-plane-port', host: ateapi.host, port: dataPlanePort },
+      { what: 'compute driver TCP', key: 'ATEFLOW_DRIVER_TCP_PORT', host: '127.0.0.1', port: driverTcpPort },
+    ],
+    driverSocket,
+  );
+  quietTemporalSdk();
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log(`ateflow dev: while stopping: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+  try {
+    const sim = await startSimulator({
+      cluster: options.clusterFile ? loadClusterFile(options.clusterFile) : devCluster(),
+      latencyScale: options.latencyScale ?? 1,
+      host: ateapi.host,
+      port: ateapi.port,
+      adminPort: admin.port,
+      dataPlanePort,
+      persistence: { file: join(dataDir, 'simulator-state.json') },
+    });
+    cleanups.push(() => sim.stop());
+
+    const child = spawnTemporal(config, dataDir, temporal.host, temporal.port);
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    cleanups.push(async () => {
+      await stopChild(child);
+      process.removeListener('exit', killOnExit);
+      rmSync(join(dataDir, 'temporal.pid'), { force: true });
+    });
+    await waitForTemporal(child, temporal.host, temporal.port, join(dataDir, 'temporal.log'));
+
+    const deps = await workerDepsFromConfig({
+      ...config,
+      ATEFLOW_DATA_DIR: dataDir,
+      ATEFLOW_ATEAPI_ENDPOINT: sim.address,
+      ATEFLOW_SIM_ADMIN: sim.adminAddress,
+    });
+    cleanups.push(async () => {
+      deps.ateapi.close();
+      (deps.templates as { close?: () => void }).close?.();
+      await deps.client.connection.close();
+      await deps.connection.close();
+    });
+    await registerSearchAttributes(deps.client.connection as Connection, config.ATEFLOW_TEMPORAL_NAMESPACE);
+    if (options.workflowBundle) deps.workflowBundle = options.workflowBundle;
+    const worker = await createWorker(deps);
+    const running = worker.run();
+    cleanups.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+    });
+
+    const facade = await startDriverFromConfig({ ...config, ATEFLOW_DATA_DIR: dataDir }, settings);
+    cleanups.push(() => facade.close());
+
+    const sandboxesFound = await deps.client.workflow
+      .count(`WorkflowType = 'sandboxWorkflow' AND ExecutionStatus = 'Running'`)
+      .then((c) => c.count)
+      .catch(() => 0);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      dataDir,
+      temporalAddress: `${temporal.host}:${temporal.port}`,
+      namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
+      webUiUrl: `http://${temporal.host}:${config.ATEFLOW_UI_PORT}`,
+      driverSocket: facade.socketPath,
+      driverTcp: facade.tcpAddress ?? '',
+      sim,
+      taskQueue: config.ATEFLOW_TASK_QUEUE,
+      sandboxesFound,
+      stopped: running,
+      stop: () => (stopping ??= cleanup()),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** The start-up banner: where each part listens. */
+export function describeDevStack(stack: DevStack, latencyScale: number): string {
+  const restored = stack.sim.restored;
+  const ui = `${stack.webUiUrl}/namespaces/${encodeURIComponent(stack.namespace)}/workflows`;
+  const lines = [
+    `ateflow dev is up (state in ${stack.dataDir})`,
+    `  Temporal frontend     ${stack.temporalAddress}  (namespace ${stack.namespace})`,
+    `  Temporal Web UI       ${ui}`,
+    `  compute driver        unix:${stack.driverSocket}`,
+    `                        ${stack.driverTcp}  (ComputeDriver + ateflow.v1 Operations)`,
+    `  simulator ateapi      ${stack.sim.address}  (latency ×${latencyScale})`,
+    `  simulator admin       ${stack.sim.adminAddress}  (npm run ateflow -- sim workers)`,
+    `  simulator data plane  ${stack.sim.dataPlaneUrl}/actors/<atespace>/<actor>/…`,
+    `  worker                task queue ${stack.taskQueue}`,
+  ];
+  if (restored) {
+    lines.push(
+      `Found again: ${stack.sandboxesFound} sandbox${stack.sandboxesFound === 1 ? '' : 'es'}; ` +
+        `simulator state reloaded (${restored.actors} actors, ${restored.reset} of them reset to ` +
+        `SUSPENDED because their worker pods are new; ${restored.templates} templates).`,
+    );
+  }
+  lines.push('Try it: npm run ateflow -- demo   (in another terminal)', 'Press Ctrl-C to stop.');
+  return lines.join('\n');
+}
+
+export interface DevFlags {
+  latencyScale: number;
+  cluster?: string;
+  dataPlanePort?: number;
+  driverTcpPort?: number;
+}
+
+/** `ateflow dev`: runs until Ctrl-C. */
+export async function runDev(config: Config, flags: DevFlags): Promise<void> {
+  if (process.env.ATEFLOW_LOG_LEVEL === undefined) logger.level = 'warn';
+  const stack = await startDevStack({
+    config,
+    latencyScale: flags.latencyScale,
+    clusterFile: flags.cluster,
+    dataPlanePort: flags.dataPlanePort,
+    driverTcpPort: flags.driverTcpPort,
+  }).catch((err: unknown) => {
+    if (err instanceof DevStartError) {
+      console.error(`ateflow dev: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  });
+  console.log(describeDevStack(stack, flags.latencyScale));
+
+  let firstSignalAt = 0;
+  const onSignal = () => {
+    // A terminal's Ctrl-C may arrive twice (directly and relayed by tsx/npm): only a second
+    // press a moment later forces the exit.
+    if (firstSignalAt === 0) {
+      firstSignalAt = Date.now();
+      console.log('\nstopping ateflow dev (Ctrl-C again to force)…');
+      void stack.stop().then(() => {
+        console.log('stopped; state kept for the next start.');
+        process.exit(0);
+      });
+    } else if (Date.now() - firstSignalAt > 1_000) {
+      console.log('forced exit');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await stack.stopped.catch(async (err: unknown) => {
+    console.error(`ateflow dev: the worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+    await stack.stop();
+    process.exit(1);
+  });
+}
+
+const parsePort = (text: string) => {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${text} is not a port`);
+  return port;
+};
+
+export function devCommand(): Command {
+  return new Command('dev')
+    .description(
+      'run ateflow locally in one process tree: Temporal dev server with the Web UI, the Substrate ' +
+        'simulator, a worker and the compute driver facade (prints every address; Ctrl-C stops)',
+    )
+    .option('--latency-scale <factor>', 'simulator latencies: 1 realistic, 0 instant', '1')
+    .option('--cluster <file>', 'simulated cluster YAML (default: pools standard and highmem, demo template)')
+    .option('--data-plane-port <port>', 'simulator data plane port', String(DEV_DATA_PLANE_PORT))
+    .option(
+      '--driver-tcp-port <port>',
+      `facade TCP port (default $ATEFLOW_DRIVER_TCP_PORT, else ${DEV_DRIVER_TCP_PORT})`,
+    )
+    .action(
+      async (flags: {
+        latencyScale: string;
+        cluster?: string;
+        dataPlanePort: string;
+        driverTcpPort?: string;
+      }) => {
+        const latencyScale = Number(flags.latencyScale);
+        if (!(latencyScale >= 0))
+          throw new Error(`--latency-scale ${flags.latencyScale} is not a number >= 0`);
+        await runDev(loadConfig(), {
+          latencyScale,
+          cluster: flags.cluster,
+          dataPlanePort: parsePort(flags.dataPlanePort),
+          driverTcpPort: flags.driverTcpPort === undefined ? undefined : parsePort(flags.driverTcpPort),
+        });
+      },
+    );
 }

@@ -1,17 +1,14 @@
 // The `ateflow` command line.
 import { Command } from 'commander';
-import { loadConfig } from '../config';
-import { runDev } from './dev';
+import { demoCommand } from './demo';
+import { devCommand } from './dev';
 import { sandboxCommand } from './sandbox';
 import { simCommand } from './sim';
 
 const program = new Command('ateflow').description('Durable OpenShell sandboxes on Agent Substrate');
 
-program
-  .command('dev')
-  .description('run ateflow locally: Temporal dev server with the Web UI, worker')
-  .action(async () => runDev(loadConfig()));
-
+program.addCommand(devCommand());
+program.addCommand(demoCommand());
 program.addCommand(sandboxCommand());
 program.addCommand(simCommand());
 

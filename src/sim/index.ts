@@ -9,6 +9,13 @@ import { authenticator, jwtAuthority, type AuthOptions, type JwtAuthority } from
 import { defaultCluster, loadClusterFile, type ClusterSpec } from './cluster/spec';
 import { SimulatorCore } from './core';
 import { DataPlane } from './data-plane';
+import {
+  captureState,
+  readStateFile,
+  restoreState,
+  writeStateFile,
+  type RestoreSummary,
+} from './persistence';
 import { controlService, listen, shutdown } from './grpc';
 import { TrafficResumer } from './router';
 import { createCertificateAuthority, createServerCertificate } from './x509';
@@ -51,6 +58,16 @@ export interface SimulatorOptions {
   lifecycleDeadlineMs?: number;
   /** Delay before worker records reappear after DebugClear; default 5 min × latencyScale. */
   workerResyncMs?: number;
+  /** Keep state across restarts (atespaces, actors, snapshots, templates, secrets). */
+  persistence?: StatePersistence;
+}
+
+/** Where the simulator keeps its state across restarts (`ateflow dev`). */
+export interface StatePersistence {
+  /** JSON file: loaded at start when it exists, written on stop and every `saveIntervalMs`. */
+  file: string;
+  /** Default 5 s; 0 saves only on stop. */
+  saveIntervalMs?: number;
 }
 
 export interface Simulator {
@@ -68,6 +85,8 @@ export interface Simulator {
   jwt?: JwtAuthority;
   /** In-process access to the simulated cluster and store (tests, the CLI). */
   core: SimulatorCore;
+  /** What was reloaded from the state file at start, if anything. */
+  restored?: RestoreSummary;
   stop(): Promise<void>;
 }
 
@@ -101,7 +120,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     lifecycleDeadlineMs: options.lifecycleDeadlineMs,
     workerResyncMs: options.workerResyncMs,
   });
+  const saved = options.persistence ? readStateFile(options.persistence.file) : undefined;
+  const restored = saved ? restoreState(core, saved) : undefined;
   core.start();
+  restored?.afterStart();
+  const persistence = options.persistence;
+  const save = () => persistence && writeStateFile(persistence.file, captureState(core));
+  const saveEvery = persistence?.saveIntervalMs ?? 5_000;
+  const saver = persistence && saveEvery > 0 ? setInterval(save, saveEvery).unref() : undefined;
 
   const tls = serverCredentials(options.tls, host);
   const control = new Server();
@@ -138,12 +164,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       serverName: tls.serverName,
       jwt,
       core,
+      restored: restored && {
+        atespaces: restored.atespaces,
+        actors: restored.actors,
+        reset: restored.reset,
+        templates: restored.templates,
+        secrets: restored.secrets,
+      },
       stop: async () => {
+        clearInterval(saver);
+        save();
         core.stop();
         await Promise.all([shutdown(control), shutdown(admin), dataPlane.close()]);
       },
     };
   } catch (err) {
+    clearInterval(saver);
     core.stop();
     control.forceShutdown();
     admin.forceShutdown();

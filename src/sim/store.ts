@@ -94,6 +94,14 @@ export class Store {
     return { actors, next };
   }
 
+  /** Puts a saved record back as it was, version included (reloading state after a restart). */
+  restoreActor(actor: Actor): void {
+    const key = actorKey(actor.atespace, actor.actorId);
+    if (!this.actors.has(key))
+      this.actorCounts.set(actor.atespace, (this.actorCounts.get(actor.atespace) ?? 0) + 1);
+    this.actors.set(key, { ...actor });
+  }
+
   allActors(): IterableIterator<StoredActor> {
     return this.actors.values();
   }

@@ -57,6 +57,24 @@ export class SnapshotStorage {
     return this.local.get(node)?.get(prefix);
   }
 
+  /** Every stored snapshot, for saving the simulator's state. */
+  entries(): {
+    external: Record<string, WorkloadState>;
+    local: Record<string, Record<string, WorkloadState>>;
+  } {
+    return {
+      external: Object.fromEntries(this.external),
+      local: Object.fromEntries([...this.local].map(([node, disk]) => [node, Object.fromEntries(disk)])),
+    };
+  }
+
+  /** Puts saved snapshots back (reloading state after a restart). */
+  load(saved: ReturnType<SnapshotStorage['entries']>): void {
+    for (const [prefix, state] of Object.entries(saved.external)) this.putExternal(prefix, state);
+    for (const [node, disk] of Object.entries(saved.local))
+      for (const [prefix, state] of Object.entries(disk)) this.putLocal(node, prefix, state);
+  }
+
   /** A dead node's disk is gone with it. */
   dropNode(node: string): void {
     this.local.delete(node);

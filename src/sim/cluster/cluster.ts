@@ -135,6 +135,14 @@ export class Cluster {
     this.secrets.set(key(secret.metadata.namespace, secret.metadata.name), data);
   }
 
+  /** Every Secret as namespace, name and decoded data (for saving the simulator's state). */
+  listSecrets(): { namespace: string; name: string; data: Record<string, string> }[] {
+    return [...this.secrets].map(([k, data]) => {
+      const [namespace, name] = [k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1)];
+      return { namespace, name, data: { ...data } };
+    });
+  }
+
   deleteSecret(namespace: string, name: string): boolean {
     return this.secrets.delete(key(namespace, name));
   }
