@@ -1,0 +1,126 @@
+// The Temporal Web UI, checked as a person would: `ateflow dev`'s stack runs a short scenario,
+// then headless Chromium (Debian's chromium with playwright-core; no browser download) opens
+// the workflow list filtered by SandboxState and one sandbox's history with its named lifecycle
+// activities and their summaries. Screenshots are kept under test-results/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Metadata } from '@grpc/grpc-js';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { connectFacade, type FacadeClient } from '../src/driver/client';
+import type { Sandbox } from '../src/gen/ateflow';
+import { unary, within } from '../src/grpc/unary';
+import { gateway, gatewaySandbox } from './helpers/stack';
+import { startTestDevStack, type TestDevStack } from './helpers/dev-stack';
+
+const CHROMIUM = process.env.ATEFLOW_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(__dirname, '..', 'test-results');
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set ATEFLOW_CHROMIUM`;
+
+describe('the Temporal Web UI shows ateflow sandboxes', { skip }, () => {
+  let dev: TestDevStack;
+  let facade: FacadeClient;
+  let browser: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const running = randomUUID();
+  const stopped = randomUUID();
+
+  const waitState = async (id: string, state: string) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const s = await unary<Sandbox>((cb) =>
+        facade.ops.getSandbox({ sandboxId: id }, new Metadata(), within(10_000), cb),
+      );
+      if (s.state === state) return s;
+      assert.ok(Date.now() < deadline, `${id} is ${s.state}, not ${state}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  before(async () => {
+    dev = await startTestDevStack(0.02);
+    facade = connectFacade(dev.stack.driverSocket);
+    const gw = gateway(facade, 20_000);
+    // A short scenario: two sandboxes, one stopped, one migrated to another pool.
+    await gw.create(gatewaySandbox(running, { name: 'ui-running', workspace: 'webui' }));
+    await gw.create(gatewaySandbox(stopped, { name: 'ui-stopped', workspace: 'webui' }));
+    await Promise.all([waitState(running, 'RUNNING'), waitState(stopped, 'RUNNING')]);
+    await gw.stop(stopped);
+    await unary((cb) =>
+      facade.ops.migrate(
+        { sandboxId: running, workerSelector: { pool: 'highmem' }, replaceSelector: true, reason: 'ui test' },
+        new Metadata(),
+        within(20_000),
+        cb,
+      ),
+    );
+    await waitState(stopped, 'SUSPENDED');
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    profile = mkdtempSync(join(tmpdir(), 'ateflow-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1300 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(20_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    facade?.close();
+    await dev?.teardown();
+  });
+
+  it('lists sandboxes filtered by SandboxState', async () => {
+    const query = encodeURIComponent(`SandboxState="RUNNING"`);
+    await page.goto(`${dev.stack.webUiUrl}/namespaces/default/workflows?query=${query}`);
+    await page.getByText(`sandbox/${running}`).first().waitFor();
+    const text = await page.locator('body').innerText();
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandboxes-running.png'), fullPage: true });
+    assert.ok(!text.includes(`sandbox/${stopped}`), 'the stopped sandbox is listed under RUNNING');
+
+    await page.goto(
+      `${dev.stack.webUiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`SandboxState="SUSPENDED"`)}`,
+    );
+    await page.getByText(`sandbox/${stopped}`).first().waitFor();
+    const suspended = await page.locator('body').innerText();
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandboxes-suspended.png'), fullPage: true });
+    assert.ok(!suspended.includes(`sandbox/${running}`), 'the running sandbox is listed under SUSPENDED');
+  });
+
+  it("shows one sandbox's history: named lifecycle activities with readable summaries", async () => {
+    await page.goto(
+      `${dev.stack.webUiUrl}/namespaces/default/workflows/${encodeURIComponent(`sandbox/${running}`)}`,
+    );
+    for (const activity of [
+      'ensureAtespace',
+      'applySandboxTemplate',
+      'createActor',
+      'resumeActor',
+      'suspendActor',
+    ])
+      await page.getByText(activity).first().waitFor();
+    await page.getByText(`create actor ${running}`).first().waitFor();
+    await page.getByText('ui-running to migrate').first().waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-history.png'), fullPage: true });
+  });
+});
