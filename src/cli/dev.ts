@@ -117,6 +117,38 @@ function leftoverTemporal(dataDir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
 }
 
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createConnection({ path });
+    probe.once('connect', () => (probe.destroy(), done(true)));
+    probe.once('error', () => done(false));
+  });
+}
+
+/**
+ * A killed `ateflow dev` leaves its Temporal child running (it has its own process group). When
+ * that child is ours (its command line names this data dir's database) and no ateflow dev serves
+ * the socket, stop it.
+ */
+async function stopLeftoverTemporal(dataDir: string, socketPath: string, log: (line: string) => void) {
+  const pid = leftoverTemporal(dataDir);
+  if (pid === undefined) return;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // cannot tell whose it is: the port check will name the pid
+  }
+  if (!cmdline.includes(join(dataDir, 'temporal.db')) || (await socketAnswers(socketPath))) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (pidAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+  log(
+    `ateflow dev: stopped the Temporal dev server (pid ${pid}) that an earlier, killed ateflow dev left running`,
+  );
+}
+
 async function preflight(
   dataDir: string,
   ports: { what: string; key: string; host: string; port: number }[],
@@ -133,7 +165,7 @@ async function preflight(
     if (await portTaken(p.host, p.port)) {
       const hint =
         leftover !== undefined && p.what.startsWith('Temporal')
-          ? ` (a Temporal dev server from an earlier ateflow dev is still running: kill ${leftover})`
+          ? ` (by a Temporal dev server that ateflow dev started, pid ${leftover}: if no ateflow dev is running, kill it)`
           : '';
       throw new DevStartError(
         `${p.what} port ${p.host}:${p.port} is already in use${hint}: stop whatever listens there ` +
@@ -151,12 +183,7 @@ async function preflight(
     throw new DevStartError(
       `${socketPath} exists and is not a socket; move it away or set ATEFLOW_DRIVER_SOCKET`,
     );
-  const answers = await new Promise<boolean>((done) => {
-    const probe = createConnection({ path: socketPath });
-    probe.once('connect', () => (probe.destroy(), done(true)));
-    probe.once('error', () => done(false));
-  });
-  if (answers)
+  if (await socketAnswers(socketPath))
     throw new DevStartError(
       `another process is serving the compute driver socket ${socketPath} (another ateflow dev or ` +
         'npm run driver?): stop it, or set ATEFLOW_DRIVER_SOCKET / ATEFLOW_DATA_DIR',
@@ -279,6 +306,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   temporalCliPath(); // a missing binary is reported before anything starts
 
   mkdirSync(dataDir, { recursive: true });
+  await stopLeftoverTemporal(dataDir, driverSocket, log);
   await preflight(
     dataDir,
     [

@@ -66,7 +66,7 @@ export interface SimulatorOptions {
 export interface StatePersistence {
   /** JSON file: loaded at start when it exists, written on stop and every `saveIntervalMs`. */
   file: string;
-  /** Default 5 s; 0 saves only on stop. */
+  /** Default 1 s; 0 saves only on stop. */
   saveIntervalMs?: number;
 }
 
@@ -126,7 +126,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   restored?.afterStart();
   const persistence = options.persistence;
   const save = () => persistence && writeStateFile(persistence.file, captureState(core));
-  const saveEvery = persistence?.saveIntervalMs ?? 5_000;
+  const saveEvery = persistence?.saveIntervalMs ?? 1_000;
   const saver = persistence && saveEvery > 0 ? setInterval(save, saveEvery).unref() : undefined;
 
   const tls = serverCredentials(options.tls, host);

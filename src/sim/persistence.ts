@@ -10,6 +10,12 @@ import type { SimulatorCore } from './core';
 import type { SnapshotStorage } from './workload';
 
 const FORMAT = 'ateflow-simulator-state/v1';
+/**
+ * Actor versions jump by this much on a reload. State is saved periodically, so a killed process
+ * loses the last writes and versions would go backwards; observers (the fleet observer, the
+ * sandbox workflows) drop observations whose version is not newer than what they saw.
+ */
+export const RELOAD_VERSION_STEP = 1000;
 
 export interface SimulatorState {
   format: typeof FORMAT;
@@ -70,12 +76,12 @@ export function restoreState(
     const bound =
       actor.status !== Actor_Status.STATUS_SUSPENDED && actor.status !== Actor_Status.STATUS_PAUSED;
     if (bound) reset++;
+    const version = actor.version + RELOAD_VERSION_STEP;
     core.store.restoreActor(
       bound
         ? {
             ...actor,
-            // A write, as the syncer's release is: observers see a newer version.
-            version: actor.version + 1,
+            version,
             status: Actor_Status.STATUS_SUSPENDED,
             ateomPodNamespace: '',
             ateomPodName: '',
@@ -83,7 +89,7 @@ export function restoreState(
             inProgressSnapshot: '',
             workerPoolName: '',
           }
-        : { ...actor, ateomPodNamespace: '', ateomPodName: '', ateomPodIp: '', workerPoolName: '' },
+        : { ...actor, version, ateomPodNamespace: '', ateomPodName: '', ateomPodIp: '', workerPoolName: '' },
     );
   }
   // Before start() the template store has no listener, so applying starts no golden build.
