@@ -1,5 +1,5 @@
 // Activities over ActorTemplates: synthesize-and-apply, wait for Ready, delete what we own.
-import { heartbeat, sleep } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { unsealToken } from '../sealing';
 import {
@@ -10,7 +10,7 @@ import {
   type SandboxIdentity,
   type SynthesisSettings,
 } from '../substrate/synthesize-template';
-import { OWNER_ANNOTATION, type TemplateStore } from '../substrate/template-store';
+import { OWNER_ANNOTATION, TemplateRejectedError, type TemplateStore } from '../substrate/template-store';
 import type { SynthesizedTemplateSpec, TemplateRef } from '../workflows/messages';
 import { PERMANENT } from './failure-types';
 
@@ -18,17 +18,27 @@ export interface TemplateActivityDeps {
   templates: TemplateStore;
   sealingKey: Buffer;
   synthesis: SynthesisSettings;
-  /** How often waitTemplateReady looks at the template's status. */
-  readyPollMs?: number;
+  /** How often waitTemplateReady heartbeats the last phase it saw, between phase changes. */
+  heartbeatMs?: number;
 }
 
 const describe = (ref: TemplateRef) => `ActorTemplate ${ref.namespace}/${ref.name}`;
+
+/** The store's refusals (forbidden, invalid, immutable spec) cannot be retried away. */
+async function permanentIfRejected<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof TemplateRejectedError) throw ApplicationFailure.nonRetryable(err.message, PERMANENT);
+    throw err;
+  }
+}
 
 export function templateActivities({
   templates,
   sealingKey,
   synthesis,
-  readyPollMs = 500,
+  heartbeatMs = 5_000,
 }: TemplateActivityDeps) {
   return {
     /** Applies the sandbox's own template (and its token Secret); repeated calls change nothing. */
@@ -45,25 +55,44 @@ export function templateActivities({
       }
       if (spec.sealedToken) {
         const token = unsealToken(spec.sealedToken, sealingKey);
-        await templates.applySecret(
-          tokenSecretRef(ref),
-          { [TOKEN_SECRET_KEY]: token },
-          { [OWNER_ANNOTATION]: ownerOf(identity.sandboxId) },
+        await permanentIfRejected(
+          templates.applySecret(
+            tokenSecretRef(ref),
+            { [TOKEN_SECRET_KEY]: token },
+            { [OWNER_ANNOTATION]: ownerOf(identity.sandboxId) },
+          ),
         );
       }
-      await templates.apply(template);
+      await permanentIfRejected(templates.apply(template));
     },
 
-    /** Resolves once the template's golden snapshot is ready; heartbeats its phase as progress. */
+    /**
+     * Resolves once the template's golden snapshot is ready. Heartbeats its phase as progress: at
+     * every change the store reports, and every `heartbeatMs` in between.
+     */
     async waitTemplateReady(ref: TemplateRef): Promise<void> {
-      for (;;) {
-        const template = await templates.get(ref);
-        if (!template) throw ApplicationFailure.nonRetryable(`${describe(ref)} not found`, PERMANENT);
-        const phase = template.status?.phase ?? '';
-        if (phase === 'Ready') return;
-        if (phase === 'Failed') throw ApplicationFailure.nonRetryable(`${describe(ref)} failed`, PERMANENT);
-        heartbeat(phase || 'Pending');
-        await sleep(readyPollMs);
+      let progress = 'Pending';
+      heartbeat(progress);
+      const beat = setInterval(() => heartbeat(progress), heartbeatMs);
+      let outcome;
+      try {
+        outcome = await permanentIfRejected(
+          templates.waitForReady(ref, {
+            onPhase: (phase) => {
+              progress = phase || 'Pending';
+              heartbeat(progress);
+            },
+            signal: Context.current().cancellationSignal,
+          }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
+      if (outcome.state === 'absent') {
+        throw ApplicationFailure.nonRetryable(`${describe(ref)} not found`, PERMANENT);
+      }
+      if (outcome.state === 'failed') {
+        throw ApplicationFailure.nonRetryable(`${describe(ref)} failed`, PERMANENT);
       }
     },
 
@@ -72,14 +101,16 @@ export function templateActivities({
       ref: TemplateRef,
       sandboxId: string,
     ): Promise<'deleted' | 'absent' | 'not-owned'> {
-      const template = await templates.get(ref);
+      const template = await permanentIfRejected(templates.get(ref));
       if (!template) {
-        await templates.deleteSecret(tokenSecretRef(ref));
+        await permanentIfRejected(templates.deleteSecret(tokenSecretRef(ref)));
         return 'absent';
       }
       if (template.metadata.annotations?.[OWNER_ANNOTATION] !== ownerOf(sandboxId)) return 'not-owned';
-      await templates.delete(ref);
-      await templates.deleteSecret(tokenSecretRef(ref));
+      // Only the version whose owner we just checked (a concurrent change fails, and the retry re-checks).
+      const { resourceVersion } = template.metadata;
+      await permanentIfRejected(templates.delete(ref, { resourceVersion }));
+      await permanentIfRejected(templates.deleteSecret(tokenSecretRef(ref)));
       return 'deleted';
     },
   };

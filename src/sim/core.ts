@@ -25,6 +25,8 @@ export interface CoreOptions {
   lifecycleDeadlineMs?: number;
   /** Delay before workers reappear after DebugClear; default the scaled 5 minutes. */
   workerResyncMs?: number;
+  /** Makes the ActorTemplate store, e.g. one mirrored from a Kubernetes API server; default in-memory. */
+  templateStore?: (random: Random) => TemplateStore;
 }
 
 export class SimulatorCore {
@@ -48,7 +50,7 @@ export class SimulatorCore {
     this.random = new Random(options.seed);
     this.latency = new LatencyModel(options.latencyScale, this.random);
     this.workerResyncMs = options.workerResyncMs ?? this.latency.fixed(this.latency.profile.workerResyncMs);
-    this.templates = new TemplateStore(this.random);
+    this.templates = options.templateStore?.(this.random) ?? new TemplateStore(this.random);
     this.cluster = new Cluster(options.cluster, this.random, this.latency, this.timers, (pod) =>
       this.isPodBusy(pod),
     );

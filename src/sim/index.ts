@@ -7,7 +7,7 @@ import { SimulatorAdminService } from '../gen/sim_admin';
 import { adminService } from './admin-api';
 import { authenticator, jwtAuthority, type AuthOptions, type JwtAuthority } from './auth';
 import { defaultCluster, loadClusterFile, type ClusterSpec } from './cluster/spec';
-import { SimulatorCore } from './core';
+import { SimulatorCore, type CoreOptions } from './core';
 import { DataPlane } from './data-plane';
 import {
   captureState,
@@ -58,6 +58,8 @@ export interface SimulatorOptions {
   lifecycleDeadlineMs?: number;
   /** Delay before worker records reappear after DebugClear; default 5 min × latencyScale. */
   workerResyncMs?: number;
+  /** The ActorTemplate store (default in-memory); see startKubeBackedSimulator in ./kube. */
+  templateStore?: CoreOptions['templateStore'];
   /** Keep state across restarts (atespaces, actors, snapshots, templates, secrets). */
   persistence?: StatePersistence;
 }
@@ -119,6 +121,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     seed: options.seed,
     lifecycleDeadlineMs: options.lifecycleDeadlineMs,
     workerResyncMs: options.workerResyncMs,
+    templateStore: options.templateStore,
   });
   const saved = options.persistence ? readStateFile(options.persistence.file) : undefined;
   const restored = saved ? restoreState(core, saved) : undefined;

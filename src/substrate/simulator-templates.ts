@@ -1,11 +1,12 @@
 // ActorTemplates kept by the simulator's admin API: the stand-in for Kubernetes when ateflow runs
 // against the embedded simulator (no cluster).
+import { setTimeout as delay } from 'node:timers/promises';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { SimulatorAdminClient, type GetActorTemplateResponse } from '../gen/sim_admin';
 import { unary, within } from '../grpc/unary';
 import type { TemplateRef } from '../workflows/messages';
 import { isServiceError } from './errors';
-import type { ActorTemplate, TemplateStore } from './template-store';
+import type { ActorTemplate, ReadyOutcome, TemplateStore, WaitForReadyOptions } from './template-store';
 
 const TIMEOUT_MS = 10_000;
 const notFound = (err: unknown) => isServiceError(err) && err.code === status.NOT_FOUND;
@@ -13,7 +14,11 @@ const notFound = (err: unknown) => isServiceError(err) && err.code === status.NO
 export class SimulatorTemplateStore implements TemplateStore {
   private readonly admin: SimulatorAdminClient;
 
-  constructor(adminAddress: string) {
+  /** The admin API has no watch: waitForReady reads the template every `pollMs`. */
+  constructor(
+    adminAddress: string,
+    private readonly pollMs = 500,
+  ) {
     this.admin = new SimulatorAdminClient(adminAddress, credentials.createInsecure());
   }
 
@@ -35,6 +40,25 @@ export class SimulatorTemplateStore implements TemplateStore {
     } catch (err) {
       if (notFound(err)) return null;
       throw err;
+    }
+  }
+
+  async waitForReady(ref: TemplateRef, { onPhase, signal }: WaitForReadyOptions): Promise<ReadyOutcome> {
+    let lastPhase: string | undefined;
+    for (;;) {
+      signal?.throwIfAborted();
+      const template = await this.get(ref);
+      if (!template) return { state: 'absent' };
+      const phase = template.status?.phase ?? '';
+      if (phase !== lastPhase) {
+        lastPhase = phase;
+        onPhase(phase);
+      }
+      if (phase === 'Ready') return { state: 'ready', template };
+      if (phase === 'Failed') return { state: 'failed', template };
+      await delay(this.pollMs, undefined, { signal }).catch((err: unknown) => {
+        throw signal?.aborted && signal.reason instanceof Error ? signal.reason : err;
+      });
     }
   }
 
