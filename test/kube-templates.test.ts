@@ -394,9 +394,13 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
       isPermanent(/403/),
     );
     assert.ok(await store.get(ref), 'nothing was deleted');
+
+    // Reading and watching is all waiting needs: the reader follows the template to Ready.
+    await setPhase(ref, 'Ready');
+    await runActivity(activitiesFor(reader), 'waitTemplateReady', ref).result;
   });
 
-  it('the simulator takes templates and pools from the API server and writes golden status back', async () => {
+  it('the simulator takes templates, pools and scaling from the API server and writes golden and pool status back', async () => {
     // A WorkerPool and a template as a user would `kubectl apply` them.
     await objects.patchNamespacedCustomObject(
       {
@@ -426,16 +430,17 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
         sim.core.cluster.listPools().map((p) => `${p.metadata.namespace}/${p.metadata.name}`),
         [`${NS}/pool`],
       );
-      await until('pool status.replicas', async () => {
-        const pool = (await objects.getNamespacedCustomObject({
-          group: 'ate.dev',
-          version: 'v1alpha1',
-          plural: 'workerpools',
-          namespace: NS,
-          name: 'pool',
-        })) as { status?: { replicas?: number } };
-        return pool.status?.replicas === 2;
-      });
+      const poolStatus = async () =>
+        (
+          (await objects.getNamespacedCustomObject({
+            group: 'ate.dev',
+            version: 'v1alpha1',
+            plural: 'workerpools',
+            namespace: NS,
+            name: 'pool',
+          })) as { status?: { replicas?: number } }
+        ).status?.replicas;
+      await until('pool status.replicas 2', async () => (await poolStatus()) === 2);
 
       // An independent watch records every phase the API server stores.
       const ref = newRef();
@@ -493,6 +498,25 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
       );
       assert.equal(actor?.workerPoolName, 'pool', JSON.stringify(actor));
       assert.match(actor?.ateomPodName ?? '', /^pool-deployment-/);
+
+      // `kubectl scale workerpool pool --replicas=3`: the simulated Deployment follows, and status too.
+      await objects.patchNamespacedCustomObjectScale(
+        {
+          group: 'ate.dev',
+          version: 'v1alpha1',
+          plural: 'workerpools',
+          namespace: NS,
+          name: 'pool',
+          body: [{ op: 'replace', path: '/spec/replicas', value: 3 }],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+      await until(
+        'three running pods',
+        () =>
+          sim.core.cluster.listPods().filter((p) => p.pool === 'pool' && p.phase === 'Running').length === 3,
+      );
+      await until('pool status.replicas 3', async () => (await poolStatus()) === 3);
 
       // Deleting it in Kubernetes removes it from the simulator.
       await store.delete(ref);
