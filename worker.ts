@@ -12,6 +12,7 @@ import { KubernetesTemplateStore } from './src/substrate/kubernetes-templates';
 import { SimulatorTemplateStore } from './src/substrate/simulator-templates';
 import type { SynthesisSettings } from './src/substrate/synthesize-template';
 import type { TemplateStore } from './src/substrate/template-store';
+import { temporalConnectionOptions } from './src/temporal/connection';
 import { FLEET_OBSERVER_WORKFLOW_ID, fleetObserverWorkflow } from './src/workflows/fleet-observer';
 
 export interface WorkerDeps {
@@ -63,11 +64,11 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 
 /** Clients and settings for a worker, from configuration. */
 export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> {
-  const address = config.ATEFLOW_TEMPORAL_ADDRESS;
+  const temporal = temporalConnectionOptions(config);
   return {
-    connection: await NativeConnection.connect({ address }),
+    connection: await NativeConnection.connect(temporal),
     client: new Client({
-      connection: await Connection.connect({ address }),
+      connection: await Connection.connect(temporal),
       namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
     }),
     namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,

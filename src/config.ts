@@ -32,6 +32,15 @@ const schema = z.object({
   /** Temporal frontend (host:port). The embedded dev server listens here by default. */
   ATEFLOW_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   ATEFLOW_TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** TLS to Temporal (on when a CA, a client certificate or an API key is given, or this is true). */
+  ATEFLOW_TEMPORAL_TLS: flag.default(false),
+  ATEFLOW_TEMPORAL_TLS_CA_FILE: z.string().optional(),
+  /** mTLS client certificate and key (self-hosted clusters, Temporal Cloud with certificates). */
+  ATEFLOW_TEMPORAL_TLS_CERT_FILE: z.string().optional(),
+  ATEFLOW_TEMPORAL_TLS_KEY_FILE: z.string().optional(),
+  ATEFLOW_TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** Temporal Cloud API key. */
+  ATEFLOW_TEMPORAL_API_KEY: z.string().optional(),
   /** Task queue shared by every ateflow worker; scale out by running more workers on it. */
   ATEFLOW_TASK_QUEUE: z.string().default('ateflow-sandboxes'),
   /** Temporal Web UI port of the embedded dev server. */

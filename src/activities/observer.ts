@@ -15,6 +15,7 @@ export function observerActivities(observer: FleetObserver) {
           if (report.signalled > 0) log.info('fleet observer signalled sandboxes', { ...report });
           heartbeat(report);
         } catch (err) {
+          if (cancellationSignal.aborted) return; // the worker is shutting down: nothing to report
           // Substrate or Temporal briefly unreachable: keep the observer alive and try again.
           log.warn('fleet observer sweep failed', { error: (err as Error).message });
           heartbeat();

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealingKey } from '../sealing';
 import { ateapiClientFromConfig } from '../substrate/client';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { SandboxWorkflows } from './sandbox-workflows';
 import { startDriverServer, type RunningDriverServer } from './server';
 import { loadDriverSettings, type DriverSettings } from './settings';
@@ -17,7 +18,7 @@ export async function startDriverFromConfig(
   const temporalAddress = config.ATEFLOW_TEMPORAL_ADDRESS;
   const client = new Client({
     // Lazy: GetCapabilities must answer even while Temporal is still coming up.
-    connection: Connection.lazy({ address: temporalAddress }),
+    connection: Connection.lazy(temporalConnectionOptions(config)),
     namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
   });
   const ateapi = ateapiClientFromConfig(config);
