@@ -26,6 +26,7 @@ import { startDriverFromConfig } from '../driver/main';
 import { loadDriverSettings } from '../driver/settings';
 import { logger } from '../logger';
 import { loadClusterFile, startSimulator, type Simulator } from '../sim';
+import { startKubeBackedSimulator } from '../sim/kube';
 import { temporalCliPath } from '../temporal/binaries';
 import { sandboxSearchAttributes } from '../workflows/search-attributes';
 import { createWorker, workerDepsFromConfig } from '../../worker';
@@ -41,6 +42,11 @@ export interface DevStackOptions {
   latencyScale?: number;
   /** A cluster YAML instead of the built-in dev cluster (src/demo/cluster.ts). */
   clusterFile?: string;
+  /**
+   * A kubeconfig: ActorTemplates, WorkerPools and Secrets come from that Kubernetes API server
+   * (our CRDs from deploy/crds installed), and synthesized templates are applied there.
+   */
+  kubeconfig?: string;
   /** Default 7102. */
   dataPlanePort?: number;
   /** Facade TCP port; default ATEFLOW_DRIVER_TCP_PORT, or 7200 when that is 0. */
@@ -332,15 +338,20 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     }
   };
   try {
-    const sim = await startSimulator({
-      cluster: options.clusterFile ? loadClusterFile(options.clusterFile) : devCluster(),
+    const listen = {
       latencyScale: options.latencyScale ?? 1,
       host: ateapi.host,
       port: ateapi.port,
       adminPort: admin.port,
       dataPlanePort,
-      persistence: { file: join(dataDir, 'simulator-state.json') },
-    });
+    };
+    const sim = options.kubeconfig
+      ? await startKubeBackedSimulator({ ...listen, kubeconfig: options.kubeconfig })
+      : await startSimulator({
+          ...listen,
+          cluster: options.clusterFile ? loadClusterFile(options.clusterFile) : devCluster(),
+          persistence: { file: join(dataDir, 'simulator-state.json') },
+        });
     cleanups.push(() => sim.stop());
 
     const child = spawnTemporal(config, dataDir, temporal.host, temporal.port);
@@ -358,6 +369,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ATEFLOW_DATA_DIR: dataDir,
       ATEFLOW_ATEAPI_ENDPOINT: sim.address,
       ATEFLOW_SIM_ADMIN: sim.adminAddress,
+      ATEFLOW_KUBECONFIG: options.kubeconfig ?? config.ATEFLOW_KUBECONFIG,
     });
     cleanups.push(async () => {
       deps.ateapi.close();
@@ -431,6 +443,7 @@ export function describeDevStack(stack: DevStack, latencyScale: number): string 
 export interface DevFlags {
   latencyScale: number;
   cluster?: string;
+  kube?: string;
   dataPlanePort?: number;
   driverTcpPort?: number;
 }
@@ -442,6 +455,7 @@ export async function runDev(config: Config, flags: DevFlags): Promise<void> {
     config,
     latencyScale: flags.latencyScale,
     clusterFile: flags.cluster,
+    kubeconfig: flags.kube,
     dataPlanePort: flags.dataPlanePort,
     driverTcpPort: flags.driverTcpPort,
   }).catch((err: unknown) => {
@@ -492,6 +506,10 @@ export function devCommand(): Command {
     )
     .option('--latency-scale <factor>', 'simulator latencies: 1 realistic, 0 instant', '1')
     .option('--cluster <file>', 'simulated cluster YAML (default: pools standard and highmem, demo template)')
+    .option(
+      '--kube <kubeconfig>',
+      'take ActorTemplates, WorkerPools and Secrets from this Kubernetes API server (CRDs in deploy/crds)',
+    )
     .option('--data-plane-port <port>', 'simulator data plane port', String(DEV_DATA_PLANE_PORT))
     .option(
       '--driver-tcp-port <port>',
@@ -501,15 +519,18 @@ export function devCommand(): Command {
       async (flags: {
         latencyScale: string;
         cluster?: string;
+        kube?: string;
         dataPlanePort: string;
         driverTcpPort?: string;
       }) => {
+        if (flags.cluster && flags.kube) throw new Error('use either --cluster or --kube, not both');
         const latencyScale = Number(flags.latencyScale);
         if (!(latencyScale >= 0))
           throw new Error(`--latency-scale ${flags.latencyScale} is not a number >= 0`);
         await runDev(loadConfig(), {
           latencyScale,
           cluster: flags.cluster,
+          kube: flags.kube,
           dataPlanePort: parsePort(flags.dataPlanePort),
           driverTcpPort: flags.driverTcpPort === undefined ? undefined : parsePort(flags.driverTcpPort),
         });
