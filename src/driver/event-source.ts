@@ -207,11 +207,13 @@ export class SandboxEventSource {
     const previous = this.known.get(view.sandboxId);
     const lastSeq = previous?.lastSeq ?? 0;
     this.remember(view, changedAtMs);
-    if (!previous || JSON.stringify(previous.view) !== JSON.stringify(view)) {
-      this.publish({ kind: 'sandbox', view });
-    }
+    // Events first: they tell how the sandbox got to the state its snapshot then shows, so a
+    // watcher that sees the snapshot has already seen the events leading to it.
     for (const event of view.events) {
       if (event.seq > lastSeq) this.publish({ kind: 'event', sandboxId: view.sandboxId, event });
+    }
+    if (!previous || JSON.stringify(previous.view) !== JSON.stringify(view)) {
+      this.publish({ kind: 'sandbox', view });
     }
   }
 
