@@ -181,6 +181,13 @@ describe('sandbox resilience (dev server, simulator)', () => {
     const failed = await waitForView(stack, resuming.sandboxId, inState('FAILED'), 'the failed start');
     assert.equal((await stack.ateapi.getActor(failed.actor)).status, Actor_Status.STATUS_RESUMING);
 
+    const goldenActors = new Map<string, string>();
+    for (const view of [running, suspended]) {
+      const golden = (await stack.templates.get(view.template))?.status?.goldenActorID;
+      assert.ok(golden, `no golden actor recorded for ${view.template.name}`);
+      goldenActors.set(view.sandboxId, golden);
+    }
+
     for (const view of [running, suspended, failed]) {
       const result = await remove(view);
       assert.equal(result.deleted, true, `delete from ${view.state}`);
@@ -198,6 +205,8 @@ describe('sandbox resilience (dev server, simulator)', () => {
           'sandbox.jwt',
         );
         assert.deepEqual(secret, { missing: 'secret' }, 'token secret left behind');
+        const golden = { atespace: 'ate-golden', name: goldenActors.get(view.sandboxId)! };
+        await assert.rejects(stack.ateapi.getActor(golden), /not found/, 'golden actor left behind');
       }
     }
   });

@@ -3,6 +3,7 @@
 import type { FleetObserver } from '../observer/fleet-observer';
 import type { AteapiClient } from '../substrate/client';
 import { actorActivities } from './actors';
+import { goldenActivities } from './golden';
 import { observerActivities } from './observer';
 import { templateActivities, type TemplateActivityDeps } from './templates';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...actorActivities(deps.ateapi),
     ...templateActivities(deps),
+    ...goldenActivities(deps.templates, deps.ateapi),
     ...observerActivities(deps.observer),
   };
 }

@@ -306,6 +306,12 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
       deleted = (await run('deleteActor', `delete actor ${ref.name}`, quick, ref)) === 'deleted';
     }
     if (view.templateOwned) {
+      await run(
+        'deleteGoldenActor',
+        `delete the golden actor of ${view.template.name}`,
+        quick,
+        view.template,
+      );
       const template = await run(
         'deleteOwnedTemplate',
         `delete template ${view.template.name}`,
