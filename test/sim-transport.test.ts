@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { generateKeyPair, SignJWT } from 'jose';
 import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { createCertificateAuthority, createServerCertificate } from '../src/sim/x509';
 import { assertStatus, ControlApi, startSim, type SimHarness } from './helpers/sim';
 
 describe('TLS', () => {
@@ -33,6 +35,17 @@ describe('TLS', () => {
     const plain = new ControlApi(h.sim.address, { deadlineMs: 2000 });
     await assertStatus(plain.call('ListAtespaces', {}), GrpcStatus.UNAVAILABLE);
     plain.close();
+  });
+});
+
+describe('certificate encoding', () => {
+  it('issues certificates OpenSSL accepts whatever their random serial (strict DER)', () => {
+    // A serial whose first random byte is zero once made a non-minimal INTEGER ("illegal padding").
+    for (let i = 0; i < 300; i++) {
+      const ca = createCertificateAuthority('ca');
+      const leaf = createServerCertificate(ca, ['api.ate-system.svc', '127.0.0.1']);
+      createSecureContext({ cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem });
+    }
   });
 });
 

@@ -20,8 +20,13 @@ function tlv(tag: number, body: Buffer): Buffer {
 
 const sequence = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
-const integer = (bytes: Buffer) =>
-  tlv(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/** A non-negative DER INTEGER: minimal (no redundant leading zero bytes; DER rejects them). */
+function integer(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && bytes[start + 1] < 0x80) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(0x02, minimal[0] & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+}
 const bitString = (bytes: Buffer, unusedBits = 0) =>
   tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), bytes]));
 const octetString = (bytes: Buffer) => tlv(0x04, bytes);
