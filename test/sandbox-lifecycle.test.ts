@@ -3,6 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Actor_Status } from '../src/gen/ateapi';
+import { FleetObserver } from '../src/observer/fleet-observer';
+import type { AteapiClient } from '../src/substrate/client';
 import {
   checkpointUpdate,
   deleteUpdate,
@@ -147,6 +149,26 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
     const neighbourView = await waitForView(stack, neighbour.sandboxId, () => true, 'a view');
     assert.equal(neighbourView.state, 'RUNNING');
     assert.ok(!neighbourView.events.some((event) => event.reason === 'PodLost'));
+  });
+
+  it('does not take an actor missing from one ListActors sweep for a deleted one', async () => {
+    const view = await runningSandbox();
+    // Upstream ListActors pages are soft: an actor can be missed while data changes. The
+    // simulator does that only under concurrent deletes, so this client drops it on purpose.
+    const softPages = Object.create(stack.ateapi) as AteapiClient;
+    let hide = false;
+    softPages.listAllActors = async (atespace?: string) =>
+      (await stack.ateapi.listAllActors(atespace)).filter(
+        (actor) => !hide || actor.actorId !== view.actor.name,
+      );
+    const observer = new FleetObserver(softPages, stack.env.client);
+    await observer.pollOnce();
+    hide = true;
+    const report = await observer.pollOnce();
+    assert.equal(report.signalled, 0);
+    const after = await waitForView(stack, view.sandboxId, () => true, 'a view');
+    assert.equal(after.state, 'RUNNING');
+    assert.ok(!after.events.some((event) => event.reason === 'ActorMissing'));
   });
 
   it('pauses, and deletes a paused sandbox (resume, suspend, delete)', async () => {

@@ -6,9 +6,11 @@
 // id makes it a singleton across any number of worker processes, its heartbeat timeout moves it to
 // another worker when one dies, and sandbox workflows never poll Substrate themselves (no history
 // growth, one ListActors sweep instead of one GetActor per sandbox).
+import { status } from '@grpc/grpc-js';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AteapiClient } from '../substrate/client';
 import { toActorView } from '../substrate/actor-view';
+import { isServiceError } from '../substrate/errors';
 import {
   actorObservedSignal,
   sandboxWorkflowId,
@@ -50,13 +52,28 @@ export class FleetObserver {
       if (await this.reconcile(actor.ref.name, actor)) signalled++;
       this.seen.set(key(actor), actor);
     }
-    for (const [gone, last] of this.seen) {
-      if (current.has(gone)) continue;
+    for (const [missing, last] of this.seen) {
+      if (current.has(missing)) continue;
+      // ListActors pages are soft (upstream: items may be missed while data changes), so an
+      // actor absent from one sweep is only gone if GetActor says so.
+      const actor = await this.lookUp(last);
+      if (actor?.version === last.version) continue;
       changed++;
-      if (await this.reconcile(last.ref.name, null)) signalled++;
-      this.seen.delete(gone);
+      if (await this.reconcile(last.ref.name, actor)) signalled++;
+      if (actor) this.seen.set(missing, actor);
+      else this.seen.delete(missing);
     }
     return { actors: actors.length, changed, signalled };
+  }
+
+  /** The actor as GetActor reports it now; null when it no longer exists. */
+  private async lookUp(last: ActorView): Promise<ActorView | null> {
+    try {
+      return toActorView(await this.ateapi.getActor(last.ref));
+    } catch (err) {
+      if (isServiceError(err) && err.code === status.NOT_FOUND) return null;
+      throw err;
+    }
   }
 
   /** Signals the actor's sandbox workflow if the observation is news to it. */
