@@ -17,7 +17,6 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import type { Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
@@ -28,6 +27,7 @@ import { logger } from '../logger';
 import { loadClusterFile, startSimulator, type Simulator } from '../sim';
 import { startKubeBackedSimulator } from '../sim/kube';
 import { temporalCliPath } from '../temporal/binaries';
+import { addSearchAttributes } from '../temporal/search-attributes';
 import { sandboxSearchAttributes } from '../workflows/search-attributes';
 import { createWorker, workerDepsFromConfig } from '../../worker';
 
@@ -279,13 +279,7 @@ async function waitForTemporal(child: ChildProcess, host: string, port: number, 
 async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = sandboxSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
-  if (missing.length === 0) return;
-  await connection.operatorService.addSearchAttributes({
-    namespace,
-    searchAttributes: Object.fromEntries(
-      missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
-    ),
-  });
+  await addSearchAttributes(connection, namespace, missing);
 }
 
 async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {

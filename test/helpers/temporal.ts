@@ -8,8 +8,8 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { temporalCliPath, temporalTestServerPath } from '../../src/temporal/binaries';
+import { addSearchAttributes } from '../../src/temporal/search-attributes';
 import { sandboxSearchAttributes } from '../../src/workflows/search-attributes';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 
 // Workers log state changes at INFO; tests only want warnings and errors.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -19,12 +19,7 @@ export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
   });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      sandboxSearchAttributes.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
-    ),
-  });
+  await addSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
 }
 
