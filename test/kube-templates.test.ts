@@ -461,6 +461,8 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
       ).result;
       const { heartbeats, result } = runActivity(acts, 'waitTemplateReady', ref);
       await result;
+      // The activity's own watch saw Ready; this independent one may get the event a moment later.
+      await until('the independent watch to see Ready', async () => phases.includes('Ready'));
       watch.abort();
 
       assert.deepEqual(dedupe(phases), ['', 'ResumeGoldenActor', 'WaitGoldenActor', 'Ready']);
