@@ -27,7 +27,7 @@ describe('ateflow demo against ateflow dev', () => {
       simAdmin: dev.stack.sim.adminAddress,
       webUiUrl: dev.stack.webUiUrl,
       namespace: dev.stack.namespace,
-      bobIdleTimeoutMs: 2_000,
+      bobIdleTimeoutMs: 8_000, // long enough for steps 8–9 to see him running under load
       waitTimeoutMs: 20_000,
       print: (line) => lines.push(line),
     });

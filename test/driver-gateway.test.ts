@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFacade } from '../src/driver/client';
+import type { WatchSandboxesEvent } from '../src/gen/compute_driver';
 import {
   conditionsOf,
   gateway,
@@ -78,12 +79,12 @@ describe('ComputeDriver over the Unix socket', () => {
     assert.equal(first.workspace, 'Team_A');
     const ready = await watch.waitFor(snapshotOf(id, READY), 'Ready=True');
     assert.equal(ready.sandbox!.sandbox!.status!.instanceId, id);
-    const progress = watch.events.filter(
-      (e) =>
-        e.platformEvent?.sandboxId === id &&
-        Object.keys(e.platformEvent.event!.metadata).some((k) => k.startsWith('openshell.progress.')),
-    );
-    assert.ok(progress.length > 0, 'platform events with openshell.progress.* metadata during create');
+    const isProgress = (e: WatchSandboxesEvent) =>
+      e.platformEvent?.sandboxId === id &&
+      Object.keys(e.platformEvent.event!.metadata).some((k) => k.startsWith('openshell.progress.'));
+    // A sandbox first seen in a watch's initial snapshot gets its events on the next poll.
+    await watch.waitFor(isProgress, 'platform events with openshell.progress.* metadata during create');
+    const progress = watch.events.filter(isProgress);
     assert.ok(progress.every((e) => e.platformEvent!.event!.source === 'ateflow'));
   });
 
@@ -129,8 +130,8 @@ describe('ComputeDriver over the Unix socket', () => {
     await watch.waitFor(snapshotOf(other, READY), 'second sandbox running');
     const reconnect = new WatchRecorder(f.client);
     try {
-      await reconnect.waitFor(snapshotOf(id, READY), 'snapshot of the first sandbox', 5_000);
-      await reconnect.waitFor(snapshotOf(other, READY), 'snapshot of the second sandbox', 5_000);
+      await reconnect.waitFor(snapshotOf(id, READY), 'snapshot of the first sandbox', 20_000);
+      await reconnect.waitFor(snapshotOf(other, READY), 'snapshot of the second sandbox', 20_000);
     } finally {
       reconnect.close();
     }
@@ -141,7 +142,7 @@ describe('ComputeDriver over the Unix socket', () => {
     const end = await watch.waitForEnd(5_000);
     assert.ok(end === 'eof' || end.code === status.UNAVAILABLE, `stream ended with ${String(end)}`);
     watch = new WatchRecorder(f.client);
-    await watch.waitFor(snapshotOf(id, READY), 'snapshot after restart', 10_000);
+    await watch.waitFor(snapshotOf(id, READY), 'snapshot after restart', 30_000);
     assert.ok(READY(conditionsOf(await gw.get(id))));
   });
 
@@ -177,7 +178,7 @@ describe('ComputeDriver over the Unix socket', () => {
     const client = connectFacade(settings.socketPath);
     const lost = new WatchRecorder(client);
     try {
-      await lost.waitFor((e) => e.sandbox !== undefined, 'initial snapshot', 10_000);
+      await lost.waitFor((e) => e.sandbox !== undefined, 'initial snapshot', 30_000);
       await relay.cut();
       const end = await lost.waitForEnd(10_000);
       assert.notEqual(end, 'eof');

@@ -103,7 +103,7 @@ describe('ateflow operations API', () => {
     );
     assert.equal(moved.state, 'RUNNING');
     assert.notEqual(moved.workerPod, before.workerPod);
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 20_000;
     while (!events.some((e) => e.reason === 'Migrated') && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     stream.cancel();

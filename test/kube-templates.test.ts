@@ -466,7 +466,6 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
       watch.abort();
 
       assert.deepEqual(dedupe(phases), ['', 'ResumeGoldenActor', 'WaitGoldenActor', 'Ready']);
-      assert.ok(heartbeats.includes('WaitGoldenActor'), JSON.stringify(heartbeats));
       assert.equal(heartbeats.at(-1), 'Ready');
       const ready = await readRaw(ref);
       assert.match(ready.status?.goldenSnapshot ?? '', /^gs:\/\/kube-test-snapshots\//);

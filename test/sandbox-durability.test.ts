@@ -106,7 +106,7 @@ describe('worker crash mid-transition (dev server, worker processes)', () => {
       message: '',
       probability: 0,
       count: 1,
-      extraLatencyMs: 3_000,
+      extraLatencyMs: 10_000,
       leaveTransitional: false,
     });
     const handle = handleOf(stack, input.sandboxId);

@@ -118,8 +118,8 @@ describe('cluster files', () => {
 
 describe('ActorTemplate store (admin API)', () => {
   it('creates, shows golden progress, updates labels, rejects spec changes, lists and deletes', async () => {
-    // Scale 0.01: the 20 s warm-up (no readyz) takes 200 ms, long enough to watch the phases.
-    const h = await startSim({ latencyScale: 0.01 });
+    // Scale 0.1: the 20 s warm-up (no readyz) takes 2 s, a window a loaded machine cannot miss.
+    const h = await startSim({ latencyScale: 0.1 });
     try {
       const applied = await h.admin.call<{ templateJson: string; created: boolean }>('applyActorTemplate', {
         templateJson: JSON.stringify(template('slow')),
@@ -189,7 +189,8 @@ describe('ActorTemplate store (admin API)', () => {
   });
 
   it('resumes before Ready cold-boot; the golden actor holds a worker while it warms up', async () => {
-    const h = await startSim({ latencyScale: 0.01 });
+    // Scale 0.1: the golden actor warms up for 2 s, a window a loaded machine cannot miss.
+    const h = await startSim({ latencyScale: 0.1 });
     try {
       await h.admin.call('applyActorTemplate', { templateJson: JSON.stringify(template('warm')) });
       const goldenId = await eventually(() => {

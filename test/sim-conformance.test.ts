@@ -451,7 +451,7 @@ describe('ateapi conformance', { concurrency: false }, () => {
       const h = simOnly(t);
       if (!h) return;
       await create('id1');
-      inject(h, { code: GrpcStatus.OK, extraLatencyMs: 300 });
+      inject(h, { code: GrpcStatus.OK, extraLatencyMs: 3_000 });
       const first = resume('id1');
       await eventually(async () =>
         (await get('id1')).status === Actor_Status.STATUS_RESUMING ? true : undefined,
@@ -476,7 +476,7 @@ describe('ateapi conformance', { concurrency: false }, () => {
       await api.call('CreateAtespace', { name: other });
       await create('id1');
       await api.call('CreateActor', { actorRef: ref('id1', other), ...target.template });
-      inject(h, { code: GrpcStatus.OK, extraLatencyMs: 300 });
+      inject(h, { code: GrpcStatus.OK, extraLatencyMs: 3_000 });
       const first = resume('id1');
       await eventually(async () =>
         (await get('id1')).status === Actor_Status.STATUS_RESUMING ? true : undefined,
@@ -551,7 +551,7 @@ describe('ateapi conformance', { concurrency: false }, () => {
       if (!h) return;
       await create('id1');
       await resume('id1');
-      inject(h, { rpc: 'SuspendActor', code: GrpcStatus.OK, extraLatencyMs: 200 });
+      inject(h, { rpc: 'SuspendActor', code: GrpcStatus.OK, extraLatencyMs: 3_000 });
       const pending = suspend('id1');
       const seen = await eventually(async () => {
         const a = await get('id1');

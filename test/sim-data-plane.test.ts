@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Actor_Status } from '../src/gen/ateapi';
-import { assertStatus, startSim, type SimHarness } from './helpers/sim';
+import { assertStatus, eventually, startSim, type SimHarness } from './helpers/sim';
 
 interface Reply {
   status: number;
@@ -141,11 +141,11 @@ describe('workload and data plane', () => {
       message: '',
       probability: 0,
       count: 1,
-      extraLatencyMs: 300,
+      extraLatencyMs: 2_000,
       leaveTransitional: true,
     });
     const pausing = h.api.call('PauseActor', { actorRef: ref });
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => ((await status(ref)) === Actor_Status.STATUS_PAUSING ? true : undefined));
     const reply = await http(h.sim.dataPlaneUrl, 'GET', at(ref, '/counter'));
     assert.equal(reply.status, 200);
     assert.equal((await pausing).actor?.status, Actor_Status.STATUS_PAUSED);
