@@ -90,6 +90,9 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
     result.catch(() => {}); // observed by the test when it matters; never an unhandled rejection
     return { env, heartbeats, result };
   };
+  /** applySandboxTemplate for a test sandbox, to completion. */
+  const applyTemplate = (acts: Activities, ref: TemplateRef, sandboxId: string, sandboxName: string) =>
+    runActivity(acts, 'applySandboxTemplate', ref, { sandboxId, sandboxName }, sandboxSpec()).result;
   const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
@@ -231,13 +234,7 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
     const proxied = new KubernetesTemplateStore(kube.kubeConfig('admin', { viaProxy: true }));
     const acts = activitiesFor(proxied);
     const ref = newRef();
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      ref,
-      { sandboxId: 'sb-watch', sandboxName: 'watch' },
-      sandboxSpec(),
-    ).result;
+    await applyTemplate(acts, ref, 'sb-watch', 'watch');
     const connectionsBefore = kube.proxy.accepted;
     const { heartbeats, result } = runActivity(acts, 'waitTemplateReady', ref);
     let done = false;
@@ -268,13 +265,7 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
   it('waitTemplateReady fails clearly when the template is deleted while waiting, or is absent', async () => {
     const acts = activitiesFor(store);
     const ref = newRef();
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      ref,
-      { sandboxId: 'sb-gone', sandboxName: 'gone' },
-      sandboxSpec(),
-    ).result;
+    await applyTemplate(acts, ref, 'sb-gone', 'gone');
     const { heartbeats, result } = runActivity(acts, 'waitTemplateReady', ref);
     await until('the wait to start', () => heartbeats.length > 0);
     await delay(200);
@@ -286,24 +277,12 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
   it('waitTemplateReady fails on Failed, and stops when the activity is cancelled', async () => {
     const acts = activitiesFor(store);
     const ref = newRef();
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      ref,
-      { sandboxId: 'sb-fail', sandboxName: 'fail' },
-      sandboxSpec(),
-    ).result;
+    await applyTemplate(acts, ref, 'sb-fail', 'fail');
     await setPhase(ref, 'Failed');
     await assert.rejects(runActivity(acts, 'waitTemplateReady', ref).result, isPermanent(/failed/));
 
     const pending = newRef();
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      pending,
-      { sandboxId: 'sb-cancel', sandboxName: 'c' },
-      sandboxSpec(),
-    ).result;
+    await applyTemplate(acts, pending, 'sb-cancel', 'c');
     const { env, heartbeats, result } = runActivity(acts, 'waitTemplateReady', pending);
     await until('the wait to start', () => heartbeats.length > 0);
     env.cancel('CANCELLED');
@@ -314,20 +293,8 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
     const acts = activitiesFor(store);
     const owned = newRef();
     const foreign = newRef();
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      owned,
-      { sandboxId: 'sb-own', sandboxName: 'own' },
-      sandboxSpec(),
-    ).result;
-    await runActivity(
-      acts,
-      'applySandboxTemplate',
-      foreign,
-      { sandboxId: 'sb-other', sandboxName: 'o' },
-      sandboxSpec(),
-    ).result;
+    await applyTemplate(acts, owned, 'sb-own', 'own');
+    await applyTemplate(acts, foreign, 'sb-other', 'o');
 
     assert.equal(await runActivity(acts, 'deleteOwnedTemplate', foreign, 'sb-own').result, 'not-owned');
     assert.ok(await store.get(foreign), 'the foreign template is kept');
@@ -452,13 +419,7 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
         () => {},
       );
       const acts = activitiesFor(store);
-      await runActivity(
-        acts,
-        'applySandboxTemplate',
-        ref,
-        { sandboxId: 'sb-sim', sandboxName: 'sim' },
-        sandboxSpec(),
-      ).result;
+      await applyTemplate(acts, ref, 'sb-sim', 'sim');
       const { heartbeats, result } = runActivity(acts, 'waitTemplateReady', ref);
       await result;
       // The activity's own watch saw Ready; this independent one may get the event a moment later.
