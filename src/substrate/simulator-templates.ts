@@ -1,25 +1,23 @@
 // ActorTemplates kept by the simulator's admin API: the stand-in for Kubernetes when ateflow runs
 // against the embedded simulator (no cluster).
 import { setTimeout as delay } from 'node:timers/promises';
-import { credentials, Metadata, status } from '@grpc/grpc-js';
-import { SimulatorAdminClient, type GetActorTemplateResponse } from '../gen/sim_admin';
-import { unary, within } from '../grpc/unary';
+import { status } from '@grpc/grpc-js';
+import { SimAdminConnection } from '../sim/admin-client';
 import type { TemplateRef } from '../workflows/messages';
 import { isServiceError } from './errors';
 import type { ActorTemplate, ReadyOutcome, TemplateStore, WaitForReadyOptions } from './template-store';
 
-const TIMEOUT_MS = 10_000;
 const notFound = (err: unknown) => isServiceError(err) && err.code === status.NOT_FOUND;
 
 export class SimulatorTemplateStore implements TemplateStore {
-  private readonly admin: SimulatorAdminClient;
+  private readonly admin: SimAdminConnection;
 
   /** The admin API has no watch: waitForReady reads the template every `pollMs`. */
   constructor(
     adminAddress: string,
     private readonly pollMs = 500,
   ) {
-    this.admin = new SimulatorAdminClient(adminAddress, credentials.createInsecure());
+    this.admin = new SimAdminConnection(adminAddress);
   }
 
   close(): void {
@@ -27,15 +25,12 @@ export class SimulatorTemplateStore implements TemplateStore {
   }
 
   async apply(template: ActorTemplate): Promise<void> {
-    const request = { templateJson: JSON.stringify(template) };
-    await unary((done) => this.admin.applyActorTemplate(request, new Metadata(), within(TIMEOUT_MS), done));
+    await this.admin.call('applyActorTemplate', { templateJson: JSON.stringify(template) });
   }
 
   async get(ref: TemplateRef): Promise<ActorTemplate | null> {
     try {
-      const { templateJson } = await unary<GetActorTemplateResponse>((done) =>
-        this.admin.getActorTemplate(ref, new Metadata(), within(TIMEOUT_MS), done),
-      );
+      const { templateJson } = await this.admin.call('getActorTemplate', ref);
       return JSON.parse(templateJson) as ActorTemplate;
     } catch (err) {
       if (notFound(err)) return null;
@@ -64,7 +59,7 @@ export class SimulatorTemplateStore implements TemplateStore {
 
   async delete(ref: TemplateRef): Promise<boolean> {
     try {
-      await unary((done) => this.admin.deleteActorTemplate(ref, new Metadata(), within(TIMEOUT_MS), done));
+      await this.admin.call('deleteActorTemplate', ref);
       return true;
     } catch (err) {
       if (notFound(err)) return false;
@@ -77,13 +72,12 @@ export class SimulatorTemplateStore implements TemplateStore {
     data: Record<string, string>,
     annotations: Record<string, string>,
   ): Promise<void> {
-    const request = { ...ref, data, annotations };
-    await unary((done) => this.admin.applySecret(request, new Metadata(), within(TIMEOUT_MS), done));
+    await this.admin.call('applySecret', { ...ref, data, annotations });
   }
 
   async deleteSecret(ref: TemplateRef): Promise<void> {
     try {
-      await unary((done) => this.admin.deleteSecret(ref, new Metadata(), within(TIMEOUT_MS), done));
+      await this.admin.call('deleteSecret', ref);
     } catch (err) {
       if (!notFound(err)) throw err;
     }
