@@ -72,9 +72,7 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
           return { requirements: [{ reason, defaultRouteInterface: {} }] };
         case 'exact':
           return {
-            requirements: [
-              { reason, exactBindAddress: { address: listener.address, allowDelayedBind: false } },
-            ],
+            requirements: [{ reason, exactBindAddress: listener.address }],
           };
       }
     }),
@@ -134,8 +132,14 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     watchSandboxes: serverStream('WatchSandboxes', async (_request, call) => {
-      const snapshot = await followEvents(call, deps.events, (change) => call.write(toWatchEvent(change)));
-      for (const view of snapshot) call.write({ sandbox: { sandbox: toDriverSandbox(view) } });
+      await followEvents(
+        call,
+        deps.events,
+        (change) => call.write(toWatchEvent(change)),
+        (snapshot) => {
+          for (const view of snapshot) call.write({ sandbox: { sandbox: toDriverSandbox(view) } });
+        },
+      );
     }),
 
     ensureWorkspace: unary('EnsureWorkspace', async (request) => {
