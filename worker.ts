@@ -82,6 +82,7 @@ export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> 
       pauseImage: config.ATEFLOW_PAUSE_IMAGE,
       snapshotLocation: config.ATEFLOW_SNAPSHOT_LOCATION,
       gatewayEndpoint: config.ATEFLOW_GATEWAY_ENDPOINT,
+      supervisorPath: config.ATEFLOW_SUPERVISOR_PATH,
     },
     observeIntervalMs: config.ATEFLOW_OBSERVE_INTERVAL,
   };

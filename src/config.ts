@@ -70,8 +70,10 @@ const schema = z.object({
   ATEFLOW_PAUSE_IMAGE: z.string().default('ateflow/pause@sha256:' + '0'.repeat(64)),
   /** snapshotsConfig.location of synthesized templates. */
   ATEFLOW_SNAPSHOT_LOCATION: z.string().default('gs://ateflow-snapshots/'),
-  /** OPENSHELL_ENDPOINT injected into sandboxes (the gateway as seen from inside). */
+  /** OPENSHELL_ENDPOINT injected into sandboxes (the gateway as seen from inside); required for OpenShell sandboxes. */
   ATEFLOW_GATEWAY_ENDPOINT: z.string().default(''),
+  /** The OpenShell supervisor binary inside sandbox images (the simulator runs it from the host). */
+  ATEFLOW_SUPERVISOR_PATH: z.string().min(1).default('/opt/openshell/bin/openshell-sandbox'),
 
   /** Default idle timeout before a running sandbox is suspended; 0 disables. */
   ATEFLOW_IDLE_TIMEOUT: duration.default(30 * 60_000),
@@ -86,11 +88,13 @@ const schema = z.object({
   ATEFLOW_DRIVER_SOCKET: z.string().min(1).optional(),
   /** Also serve the facade on 127.0.0.1:<port> for development; 0 is off. */
   ATEFLOW_DRIVER_TCP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  /** GetCapabilities.default_image: used when a sandbox names no image. */
-  ATEFLOW_DEFAULT_IMAGE: z
-    .string()
-    .min(1)
-    .default('ghcr.io/nvidia/openshell-community/sandboxes/base:latest'),
+  /**
+   * GetCapabilities.default_image: used when a sandbox names no image. Must be digest-pinned to be
+   * usable (Substrate restores snapshots onto the exact image); unset, the driver advertises
+   * OpenShell's community base image, and creates without --from are refused with a message
+   * naming this key (`ateflow dev` uses a pinned simulator image instead).
+   */
+  ATEFLOW_DEFAULT_IMAGE: z.string().min(1).optional(),
   /** How often the facade's watch polls Temporal visibility. */
   ATEFLOW_WATCH_POLL_INTERVAL: duration.default(250),
   /** How long the watch source may fail before streams end with UNAVAILABLE. */

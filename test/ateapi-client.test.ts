@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { startSimulator, type Simulator } from '../src/sim';
 import { AteapiClient } from '../src/substrate/client';
-import { classifyAteapiError } from '../src/substrate/errors';
+import { classifyFailure } from '../src/substrate/errors';
 
 const serviceError = (code: status, details: string): ServiceError =>
   Object.assign(new Error(details), { code, details, metadata: new Metadata() });
@@ -116,7 +116,7 @@ describe('ateapi error classification', () => {
   ];
   for (const [code, details, expected] of cases) {
     it(`${status[code]} "${details.slice(0, 60)}" is ${expected}`, () => {
-      assert.equal(classifyAteapiError(serviceError(code, details)), expected);
+      assert.equal(classifyFailure(serviceError(code, details)), expected);
     });
   }
 });

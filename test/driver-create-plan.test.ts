@@ -12,6 +12,8 @@ const settings: PlanSettings = {
   defaultIdleTimeoutMs: 1_800_000,
   templateNamespace: 'openshell-sandboxes',
   defaultAtespace: 'openshell',
+  gatewayEndpoint: 'http://gateway.example:8080',
+  limits: { transitionTimeoutMs: 120_000, capacityBudgetMs: 90_000, templateReadyTimeoutMs: 120_000 },
 };
 const ID = '3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e';
 const PINNED = `registry.example/sbx@sha256:${'a'.repeat(64)}`;
@@ -88,10 +90,12 @@ describe('create plan', () => {
       { annotations: { substrate_actor_template: 'gpu-golden' } },
     ]) {
       const input = planSandbox(sandbox({ platformConfig, gpu: true, image: 'any:tag' }), settings);
-      assert.deepEqual(input.template, {
-        kind: 'existing',
-        ref: { namespace: 'openshell-sandboxes', name: 'gpu-golden' },
-      });
+      // The sandbox still gets a template of its own: the named one's spec plus its identity.
+      assert.equal(input.template.kind, 'synthesized');
+      if (input.template.kind !== 'synthesized') return;
+      assert.deepEqual(input.template.ref, { namespace: 'openshell-sandboxes', name: `oshl-${ID}` });
+      assert.deepEqual(input.template.spec.base, { namespace: 'openshell-sandboxes', name: 'gpu-golden' });
+      assert.equal(input.template.spec.gatewayEndpoint, 'http://gateway.example:8080');
     }
   });
 
@@ -109,11 +113,16 @@ describe('create plan', () => {
     );
   });
 
-  it('accepts the configured default image without a digest', () => {
-    assert.equal(
-      planSandbox(sandbox({ image: settings.defaultImage }), settings).template.kind,
-      'synthesized',
-    );
+  it('refuses an unpinned default image, naming the setting to change', () => {
+    const err = rejection(() => planSandbox(sandbox({ image: settings.defaultImage }), settings));
+    assert.equal(err.code, status.FAILED_PRECONDITION);
+    assert.match(err.message, /not pinned by digest.*--from <image>@sha256:<digest>.*ATEFLOW_DEFAULT_IMAGE/);
+  });
+
+  it('refuses every create while the gateway endpoint is unknown', () => {
+    const err = rejection(() => planSandbox(sandbox({}), { ...settings, gatewayEndpoint: '' }));
+    assert.equal(err.code, status.FAILED_PRECONDITION);
+    assert.match(err.message, /set ATEFLOW_GATEWAY_ENDPOINT/);
   });
 
   const rejections: [string, Parameters<typeof sandbox>[0], number, RegExp][] = [

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PERMANENT } from '../src/activities/failure-types';
+import { PERMANENT } from '../src/workflows/failure-types';
 import { templateActivities } from '../src/activities/templates';
 import { sealToken } from '../src/sealing';
 import { startKubeBackedSimulator, GOLDEN_FIELD_MANAGER } from '../src/sim/kube';
@@ -35,6 +35,7 @@ const synthesis = {
   pauseImage: `registry.k8s.io/pause@${digest('1')}`,
   snapshotLocation: 'gs://kube-test-snapshots/',
   gatewayEndpoint: 'http://gateway.test:8080',
+  supervisorPath: '/opt/openshell/bin/openshell-sandbox',
 };
 
 describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
@@ -168,11 +169,11 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
     );
     const tokenEnv = template.spec.containers[0].env?.find((e) => e.name === 'OPENSHELL_SANDBOX_TOKEN');
     assert.deepEqual(tokenEnv?.valueFrom?.secretKeyRef, {
-      name: tokenSecretRef(ref).name,
+      name: tokenSecretRef(ref, 'secret-token').name,
       key: TOKEN_SECRET_KEY,
     });
 
-    const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret(tokenSecretRef(ref));
+    const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret(tokenSecretRef(ref, 'secret-token'));
     assert.equal(Buffer.from(secret.data?.[TOKEN_SECRET_KEY] ?? '', 'base64').toString(), 'secret-token');
     assert.equal(secret.metadata?.annotations?.[OWNER_ANNOTATION], ownerOf('sb-create'));
   });
@@ -298,10 +299,13 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
 
     assert.equal(await runActivity(acts, 'deleteOwnedTemplate', foreign, 'sb-own').result, 'not-owned');
     assert.ok(await store.get(foreign), 'the foreign template is kept');
-    assert.equal(await runActivity(acts, 'deleteOwnedTemplate', owned, 'sb-own').result, 'deleted');
+    assert.equal(
+      await runActivity(acts, 'deleteOwnedTemplate', owned, 'sb-own', tokenSecretRef(owned, 'secret-token')).result,
+      'deleted',
+    );
     await until('the owned template to be gone', async () => (await store.get(owned)) === null);
     await assert.rejects(
-      admin.makeApiClient(CoreV1Api).readNamespacedSecret(tokenSecretRef(owned)),
+      admin.makeApiClient(CoreV1Api).readNamespacedSecret(tokenSecretRef(owned, 'secret-token')),
       (err: unknown) => (err as { code?: number }).code === 404,
     );
     assert.equal(await runActivity(acts, 'deleteOwnedTemplate', owned, 'sb-own').result, 'absent');

@@ -1,16 +1,15 @@
 // Activities over ateapi actors and atespaces. Each is idempotent under Temporal retries, the way
 // reference ateapi.md §2.7 says each RPC must be retried.
 import { heartbeat } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { status } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import type { AteapiClient } from '../substrate/client';
 import { toActorView } from '../substrate/actor-view';
 import { isServiceError } from '../substrate/errors';
+import type { TemplateStore } from '../substrate/template-store';
 import type { ActorRef, ActorView, TemplateRef } from '../workflows/messages';
-import { PERMANENT } from './failure-types';
-import { ateapiCall, toActivityFailure } from './failures';
+import { attempt, permanent, toActivityFailure } from './failures';
 
-const isCode = (err: unknown, code: status) => isServiceError(err) && err.code === code;
+const isCode = (err: unknown, code: status): err is ServiceError => isServiceError(err) && err.code === code;
 
 /** Heartbeats while a long synchronous lifecycle call runs, so a dead worker is noticed fast. */
 async function withHeartbeats<T>(work: Promise<T>): Promise<T> {
@@ -22,7 +21,7 @@ async function withHeartbeats<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-export function actorActivities(ateapi: AteapiClient) {
+export function actorActivities(ateapi: AteapiClient, templates: TemplateStore) {
   return {
     /** CreateAtespace; AlreadyExists is success. */
     async ensureAtespace(name: string): Promise<void> {
@@ -39,6 +38,7 @@ export function actorActivities(ateapi: AteapiClient) {
       template: TemplateRef,
       workerSelector: Record<string, string>,
     ): Promise<ActorView> {
+      const action = `create actor ${ref.name}`;
       try {
         return toActorView(
           await ateapi.createActor({
@@ -49,14 +49,20 @@ export function actorActivities(ateapi: AteapiClient) {
           }),
         );
       } catch (err) {
-        if (!isCode(err, status.ALREADY_EXISTS)) throw toActivityFailure(err, `create actor ${ref.name}`);
+        if (isCode(err, status.FAILED_PRECONDITION) && /^ActorTemplate .* not found$/.test(err.details)) {
+          // ateapi reads templates through an informer: one applied a moment ago may not be there yet.
+          if (await attempt(`look up ${template.name}`, () => templates.get(template))) {
+            throw toActivityFailure(new Error(`${err.details} yet (Substrate has not seen it)`), action);
+          }
+          throw permanent(`${action}: ActorTemplate ${template.namespace}/${template.name} not found`);
+        }
+        if (!isCode(err, status.ALREADY_EXISTS)) throw toActivityFailure(err, action);
       }
-      const existing = toActorView(await ateapiCall(`get actor ${ref.name}`, () => ateapi.getActor(ref)));
+      const existing = toActorView(await attempt(`get actor ${ref.name}`, () => ateapi.getActor(ref)));
       if (existing.template.namespace !== template.namespace || existing.template.name !== template.name) {
-        throw ApplicationFailure.nonRetryable(
+        throw permanent(
           `actor ${ref.atespace}/${ref.name} already exists from template ` +
             `${existing.template.namespace}/${existing.template.name}, not ${template.namespace}/${template.name}`,
-          PERMANENT,
         );
       }
       return existing;
@@ -72,31 +78,32 @@ export function actorActivities(ateapi: AteapiClient) {
       }
     },
 
-    /** ResumeActor: a no-op on RUNNING, forward-recovers RESUMING. */
-    async resumeActor(ref: ActorRef): Promise<ActorView> {
+    /**
+     * ResumeActor: a no-op on RUNNING, forward-recovers RESUMING. `boot` skips the template's golden
+     * snapshot when the actor has none of its own (a sandbox's own template: its golden copy is idle).
+     */
+    async resumeActor(ref: ActorRef, boot = false): Promise<ActorView> {
       return toActorView(
-        await ateapiCall(`resume ${ref.name}`, () => withHeartbeats(ateapi.resumeActor(ref))),
+        await attempt(`resume ${ref.name}`, () => withHeartbeats(ateapi.resumeActor(ref, boot))),
       );
     },
 
     /** SuspendActor: a no-op on SUSPENDED, completes SUSPENDING. */
     async suspendActor(ref: ActorRef): Promise<ActorView> {
       return toActorView(
-        await ateapiCall(`suspend ${ref.name}`, () => withHeartbeats(ateapi.suspendActor(ref))),
+        await attempt(`suspend ${ref.name}`, () => withHeartbeats(ateapi.suspendActor(ref))),
       );
     },
 
     /** PauseActor: a no-op on PAUSED, completes PAUSING. */
     async pauseActor(ref: ActorRef): Promise<ActorView> {
-      return toActorView(await ateapiCall(`pause ${ref.name}`, () => withHeartbeats(ateapi.pauseActor(ref))));
+      return toActorView(await attempt(`pause ${ref.name}`, () => withHeartbeats(ateapi.pauseActor(ref))));
     },
 
     /** UpdateActor(worker_selector); takes effect on the next resume. */
     async updateActorSelector(ref: ActorRef, matchLabels: Record<string, string>): Promise<ActorView> {
       return toActorView(
-        await ateapiCall(`update selector of ${ref.name}`, () =>
-          ateapi.updateActorSelector(ref, matchLabels),
-        ),
+        await attempt(`update selector of ${ref.name}`, () => ateapi.updateActorSelector(ref, matchLabels)),
       );
     },
 

@@ -14,7 +14,7 @@ export interface ActivityDeps extends TemplateActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...actorActivities(deps.ateapi),
+    ...actorActivities(deps.ateapi, deps.templates),
     ...templateActivities(deps),
     ...goldenActivities(deps.templates, deps.ateapi),
     ...observerActivities(deps.observer),

@@ -1,6 +1,6 @@
-// Activities over ActorTemplates: synthesize-and-apply, wait for Ready, delete what we own.
+// Activities over ActorTemplates: build-and-apply the sandbox's own template (and its token
+// Secret), wait for Ready (sandboxes started before templates were booted cold), delete what we own.
 import { Context, heartbeat } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { unsealToken } from '../sealing';
 import {
   ownerOf,
@@ -10,9 +10,9 @@ import {
   type SandboxIdentity,
   type SynthesisSettings,
 } from '../substrate/synthesize-template';
-import { OWNER_ANNOTATION, TemplateRejectedError, type TemplateStore } from '../substrate/template-store';
+import { OWNER_ANNOTATION, type TemplateStore } from '../substrate/template-store';
 import type { SynthesizedTemplateSpec, TemplateRef } from '../workflows/messages';
-import { PERMANENT } from './failure-types';
+import { attempt, permanent } from './failures';
 
 export interface TemplateActivityDeps {
   templates: TemplateStore;
@@ -24,16 +24,6 @@ export interface TemplateActivityDeps {
 
 const describe = (ref: TemplateRef) => `ActorTemplate ${ref.namespace}/${ref.name}`;
 
-/** The store's refusals (forbidden, invalid, immutable spec) cannot be retried away. */
-async function permanentIfRejected<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (err instanceof TemplateRejectedError) throw ApplicationFailure.nonRetryable(err.message, PERMANENT);
-    throw err;
-  }
-}
-
 export function templateActivities({
   templates,
   sealingKey,
@@ -41,29 +31,43 @@ export function templateActivities({
   heartbeatMs = 5_000,
 }: TemplateActivityDeps) {
   return {
-    /** Applies the sandbox's own template (and its token Secret); repeated calls change nothing. */
+    /**
+     * Applies the sandbox's own template and its token Secret (repeated calls change nothing);
+     * returns the Secret, which the sandbox's delete removes.
+     */
     async applySandboxTemplate(
       ref: TemplateRef,
       identity: SandboxIdentity,
       spec: SynthesizedTemplateSpec,
-    ): Promise<void> {
+    ): Promise<{ tokenSecret?: TemplateRef }> {
+      const base = spec.base
+        ? await attempt(`read ${describe(spec.base)}`, () => templates.get(spec.base!))
+        : undefined;
+      if (base === null) {
+        throw permanent(
+          `${describe(spec.base!)} (platform_config.substrate_actor_template) not found: ` +
+            'create it first or name another one',
+        );
+      }
+      const token = spec.sealedToken ? unsealToken(spec.sealedToken, sealingKey) : '';
+      const tokenSecret = token ? tokenSecretRef(ref, token) : undefined;
       let template;
       try {
-        template = synthesizeTemplate(ref, identity, spec, synthesis);
+        template = synthesizeTemplate(ref, identity, spec, synthesis, base, tokenSecret);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`${describe(ref)}: ${(err as Error).message}`, PERMANENT);
+        throw permanent(`${describe(ref)}: ${(err as Error).message}`);
       }
-      if (spec.sealedToken) {
-        const token = unsealToken(spec.sealedToken, sealingKey);
-        await permanentIfRejected(
+      if (tokenSecret) {
+        await attempt(`apply the token Secret of ${ref.name}`, () =>
           templates.applySecret(
-            tokenSecretRef(ref),
+            tokenSecret,
             { [TOKEN_SECRET_KEY]: token },
             { [OWNER_ANNOTATION]: ownerOf(identity.sandboxId) },
           ),
         );
       }
-      await permanentIfRejected(templates.apply(template));
+      await attempt(`apply ${describe(ref)}`, () => templates.apply(template));
+      return { tokenSecret };
     },
 
     /**
@@ -76,7 +80,7 @@ export function templateActivities({
       const beat = setInterval(() => heartbeat(progress), heartbeatMs);
       let outcome;
       try {
-        outcome = await permanentIfRejected(
+        outcome = await attempt(`wait for ${describe(ref)}`, () =>
           templates.waitForReady(ref, {
             onPhase: (phase) => {
               progress = phase || 'Pending';
@@ -88,29 +92,30 @@ export function templateActivities({
       } finally {
         clearInterval(beat);
       }
-      if (outcome.state === 'absent') {
-        throw ApplicationFailure.nonRetryable(`${describe(ref)} not found`, PERMANENT);
-      }
-      if (outcome.state === 'failed') {
-        throw ApplicationFailure.nonRetryable(`${describe(ref)} failed`, PERMANENT);
-      }
+      if (outcome.state === 'absent') throw permanent(`${describe(ref)} not found`);
+      if (outcome.state === 'failed') throw permanent(`${describe(ref)} failed`);
     },
 
-    /** Deletes the template and its token Secret only if this sandbox owns them. */
+    /** Deletes the template and its token Secret, only if this sandbox owns them. */
     async deleteOwnedTemplate(
       ref: TemplateRef,
       sandboxId: string,
+      tokenSecret?: TemplateRef,
     ): Promise<'deleted' | 'absent' | 'not-owned'> {
-      const template = await permanentIfRejected(templates.get(ref));
+      // Sandboxes created before token Secrets were named by content used `<template>-token`.
+      const secret = tokenSecret ?? { namespace: ref.namespace, name: `${ref.name}-token` };
+      const removeSecret = () =>
+        attempt(`delete Secret ${secret.name}`, () => templates.deleteSecret(secret));
+      const template = await attempt(`read ${describe(ref)}`, () => templates.get(ref));
       if (!template) {
-        await permanentIfRejected(templates.deleteSecret(tokenSecretRef(ref)));
+        await removeSecret();
         return 'absent';
       }
       if (template.metadata.annotations?.[OWNER_ANNOTATION] !== ownerOf(sandboxId)) return 'not-owned';
       // Only the version whose owner we just checked (a concurrent change fails, and the retry re-checks).
       const { resourceVersion } = template.metadata;
-      await permanentIfRejected(templates.delete(ref, { resourceVersion }));
-      await permanentIfRejected(templates.deleteSecret(tokenSecretRef(ref)));
+      await attempt(`delete ${describe(ref)}`, () => templates.delete(ref, { resourceVersion }));
+      await removeSecret();
       return 'deleted';
     },
   };

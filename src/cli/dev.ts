@@ -20,7 +20,7 @@ import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
 import type { Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
-import { devCluster } from '../demo/cluster';
+import { DEV_GATEWAY_PORT, DEV_SANDBOX_IMAGE, devCluster } from '../demo/cluster';
 import { startDriverFromConfig } from '../driver/main';
 import { loadDriverSettings } from '../driver/settings';
 import { logger } from '../logger';
@@ -51,6 +51,8 @@ export interface DevStackOptions {
   dataPlanePort?: number;
   /** Facade TCP port; default ATEFLOW_DRIVER_TCP_PORT, or 7200 when that is 0. */
   driverTcpPort?: number;
+  /** The OpenShell gateway's port (default 7300); sandboxes get it as OPENSHELL_ENDPOINT. */
+  gatewayPort?: number;
   /** Pre-bundled workflow code (tests bundle once per process). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Progress lines while starting and stopping; default console.log. */
@@ -301,7 +303,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const admin = hostPort(config.ATEFLOW_SIM_ADMIN, 'ATEFLOW_SIM_ADMIN');
   const dataPlanePort = options.dataPlanePort ?? DEV_DATA_PLANE_PORT;
   const driverTcpPort = options.driverTcpPort ?? (config.ATEFLOW_DRIVER_TCP_PORT || DEV_DRIVER_TCP_PORT);
-  const settings = { ...loadDriverSettings(config), tcpPort: driverTcpPort };
+  const gatewayPort = options.gatewayPort ?? DEV_GATEWAY_PORT;
+  const settings = {
+    ...loadDriverSettings(config),
+    tcpPort: driverTcpPort,
+    defaultImage: config.ATEFLOW_DEFAULT_IMAGE ?? DEV_SANDBOX_IMAGE,
+    gatewayEndpoint: config.ATEFLOW_GATEWAY_ENDPOINT || `http://127.0.0.1:${gatewayPort}`,
+  };
   const driverSocket = resolve(settings.socketPath);
   temporalCliPath(); // a missing binary is reported before anything starts
 

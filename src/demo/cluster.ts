@@ -14,6 +14,13 @@ const PAUSE_IMAGE =
   'registry.k8s.io/pause@sha256:7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097';
 /** The workload image the demo's sandboxes run (digest-pinned, as Substrate requires). */
 export const DEMO_IMAGE = `ghcr.io/ateflow/helpdesk-agent@sha256:${'1'.repeat(64)}`;
+/**
+ * The default image of `ateflow dev` (GetCapabilities.default_image), so that a sandbox created
+ * without --from works locally. The simulator runs no images: the name only has to be pinned.
+ */
+export const DEV_SANDBOX_IMAGE = `ghcr.io/ateflow/sandbox@sha256:${'2'.repeat(64)}`;
+/** Where `ateflow dev` runs the OpenShell gateway (OPENSHELL_GATEWAY_ENDPOINT for the CLI). */
+export const DEV_GATEWAY_PORT = 7300;
 
 export const DEV_CLUSTER_YAML = `
 kind: WorkerPool

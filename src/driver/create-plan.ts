@@ -4,12 +4,18 @@
 import type { DriverSandbox, DriverSandboxTemplate } from '../gen/compute_driver';
 import type { SandboxInput, TemplateChoice } from '../workflows/messages';
 import { parseDuration } from '../durations';
+import { DRIVER_ENV_ENTRIES, MAX_ENV, isDriverOwned } from '../substrate/synthesize-template';
 import { failedPrecondition, invalidArgument } from './errors';
 import type { DriverSettings } from './settings';
 
 export type PlanSettings = Pick<
   DriverSettings,
-  'defaultImage' | 'defaultIdleTimeoutMs' | 'templateNamespace' | 'defaultAtespace'
+  | 'defaultImage'
+  | 'defaultIdleTimeoutMs'
+  | 'templateNamespace'
+  | 'defaultAtespace'
+  | 'limits'
+  | 'gatewayEndpoint'
 >;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -18,8 +24,6 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const DIGEST_PINNED = /@sha256:[0-9a-f]{64}$/;
 const TEMPLATE_KEY = 'substrate_actor_template';
-/** Variables only the driver may set; a user value could impersonate another sandbox. */
-const RESERVED_ENV = [/^OPENSHELL_SANDBOX_TOKEN/, /^OPENSHELL_GATEWAY_TLS_SERVER_NAME$/];
 
 export const isDnsLabel = (text: string) => text.length <= 63 && DNS_LABEL.test(text);
 
@@ -51,45 +55,72 @@ export function planSandbox(sandbox: DriverSandbox | undefined, settings: PlanSe
     workerSelector: driverConfig.workerSelector,
     idleTimeoutMs: driverConfig.idleTimeoutMs ?? settings.defaultIdleTimeoutMs,
     labels: { ...template.labels },
+    limits: settings.limits,
   };
 }
 
+/**
+ * Every OpenShell sandbox gets an ActorTemplate of its own, which carries its identity (ateapi has
+ * no per-actor environment): built from the image, or from the pre-provisioned template named in
+ * platform_config, whose spec it copies.
+ */
 function chooseTemplate(
   sandbox: DriverSandbox,
   template: DriverSandboxTemplate,
   settings: PlanSettings,
 ): TemplateChoice {
-  const named = namedTemplate(template.platformConfig);
-  if (named !== undefined) {
-    return { kind: 'existing', ref: { namespace: settings.templateNamespace, name: named } };
-  }
-  if (sandbox.spec?.resourceRequirements?.gpu) {
+  const spec = sandbox.spec!;
+  if (!settings.gatewayEndpoint) {
     throw failedPrecondition(
-      `sandbox ${sandbox.id} asks for a GPU, which a synthesized template cannot provide: name a ` +
+      'this driver does not know where its OpenShell gateway is, so a sandbox could never connect to it: ' +
+        'set ATEFLOW_GATEWAY_ENDPOINT on the driver to the gateway URL as sandboxes reach it (e.g. http://gateway.example:8080)',
+    );
+  }
+  const named = namedTemplate(template.platformConfig);
+  // Spec wins over template; the driver's own variables are never taken from the user.
+  const environment = Object.fromEntries(
+    Object.entries({ ...template.environment, ...spec.environment }).filter(([name]) => !isDriverOwned(name)),
+  );
+  const allowed = MAX_ENV - DRIVER_ENV_ENTRIES;
+  if (Object.keys(environment).length > allowed) {
+    throw invalidArgument(
+      `sandbox ${sandbox.id} sets ${Object.keys(environment).length} environment variables; Substrate allows ` +
+        `${MAX_ENV} per container and ateflow needs ${DRIVER_ENV_ENTRIES} of them, so pass at most ${allowed}`,
+    );
+  }
+  const ownTemplate = (image: string, base?: string): TemplateChoice => ({
+    kind: 'synthesized',
+    ref: { namespace: settings.templateNamespace, name: synthesizedTemplateName(sandbox.id) },
+    spec: {
+      ...(base ? { base: { namespace: settings.templateNamespace, name: base } } : {}),
+      image,
+      environment,
+      command: [...spec.command],
+      tty: spec.tty,
+      logLevel: spec.logLevel,
+      gatewayEndpoint: settings.gatewayEndpoint,
+      sealedToken: '',
+    },
+  });
+  // A pre-provisioned template brings its own images (and may provide GPUs).
+  if (named !== undefined) return ownTemplate('', named);
+  if (spec.resourceRequirements?.gpu) {
+    throw failedPrecondition(
+      `sandbox ${sandbox.id} asks for a GPU, which a template built from an image cannot provide: name a ` +
         `pre-provisioned GPU ActorTemplate in platform_config.${TEMPLATE_KEY}`,
     );
   }
   const image = template.image;
   if (!image) throw failedPrecondition(`sandbox ${sandbox.id} has no image`);
-  if (image !== settings.defaultImage && !DIGEST_PINNED.test(image)) {
+  if (!DIGEST_PINNED.test(image)) {
+    const isDefault = image === settings.defaultImage;
     throw failedPrecondition(
-      `image "${image}" is not pinned by digest: Substrate restores memory snapshots onto the exact ` +
-        `image they were taken from, so use <name>@sha256:<digest>`,
+      `image "${image}" is not pinned by digest: Substrate restores memory snapshots onto the exact image ` +
+        `they were taken from, so pass --from <image>@sha256:<digest>` +
+        (isDefault ? ` (it is this driver's default image: set ATEFLOW_DEFAULT_IMAGE to a pinned one)` : ''),
     );
   }
-  const spec = sandbox.spec!;
-  return {
-    kind: 'synthesized',
-    ref: { namespace: settings.templateNamespace, name: synthesizedTemplateName(sandbox.id) },
-    spec: {
-      image,
-      environment: userEnvironment(template.environment, spec.environment),
-      command: [...spec.command],
-      tty: spec.tty,
-      logLevel: spec.logLevel,
-      sealedToken: '',
-    },
-  };
+  return ownTemplate(image);
 }
 
 /** platform_config.substrate_actor_template, or the same key under platform_config.annotations. */
@@ -178,16 +209,4 @@ export function readSelector(
     selector[key] = label;
   }
   return selector;
-}
-
-/** Template environment overlaid by spec environment (spec wins), without driver-only variables. */
-function userEnvironment(
-  templateEnv: Record<string, string>,
-  specEnv: Record<string, string>,
-): Record<string, string> {
-  const merged = { ...templateEnv, ...specEnv };
-  for (const key of Object.keys(merged)) {
-    if (RESERVED_ENV.some((pattern) => pattern.test(key))) delete merged[key];
-  }
-  return merged;
 }

@@ -1,8 +1,12 @@
 // Settings of the driver facade, derived from the shared configuration (src/config.ts).
 import { join } from 'node:path';
 import type { Config, ListenerRequirement } from '../config';
+import type { SandboxLimits } from '../workflows/messages';
 
 export type { ListenerRequirement } from '../config';
+
+/** OpenShell's own default sandbox image; not digest-pinned, so only a hint until one is configured. */
+export const OPENSHELL_BASE_IMAGE = 'ghcr.io/nvidia/openshell-community/sandboxes/base:latest';
 
 export interface DriverSettings {
   /** Unix socket the gateway dials. */
@@ -25,13 +29,20 @@ export interface DriverSettings {
   /** Atespace for sandboxes whose workspace is not a valid atespace name. */
   defaultAtespace: string;
   listener: ListenerRequirement;
+  /**
+   * The gateway as the sandboxes it creates reach it (OPENSHELL_ENDPOINT). The facade runs next
+   * to one gateway, so it knows this; empty refuses every create with a message naming the key.
+   */
+  gatewayEndpoint: string;
+  /** Time budgets every new sandbox's workflow gets (ATEFLOW_TRANSITION_TIMEOUT, ATEFLOW_CAPACITY_BUDGET). */
+  limits: SandboxLimits;
 }
 
 export function loadDriverSettings(config: Config): DriverSettings {
   return {
     socketPath: config.ATEFLOW_DRIVER_SOCKET ?? join(config.ATEFLOW_DATA_DIR, 'compute-driver.sock'),
     tcpPort: config.ATEFLOW_DRIVER_TCP_PORT,
-    defaultImage: config.ATEFLOW_DEFAULT_IMAGE,
+    defaultImage: config.ATEFLOW_DEFAULT_IMAGE ?? OPENSHELL_BASE_IMAGE,
     defaultIdleTimeoutMs: config.ATEFLOW_IDLE_TIMEOUT,
     watchPollMs: config.ATEFLOW_WATCH_POLL_INTERVAL,
     watchLossMs: config.ATEFLOW_WATCH_LOSS_TIMEOUT,
@@ -40,5 +51,11 @@ export function loadDriverSettings(config: Config): DriverSettings {
     templateNamespace: config.ATEFLOW_TEMPLATE_NAMESPACE,
     defaultAtespace: config.ATEFLOW_DEFAULT_ATESPACE,
     listener: config.ATEFLOW_GATEWAY_LISTENER,
+    gatewayEndpoint: config.ATEFLOW_GATEWAY_ENDPOINT,
+    limits: {
+      transitionTimeoutMs: config.ATEFLOW_TRANSITION_TIMEOUT,
+      capacityBudgetMs: config.ATEFLOW_CAPACITY_BUDGET,
+      templateReadyTimeoutMs: config.ATEFLOW_TRANSITION_TIMEOUT,
+    },
   };
 }

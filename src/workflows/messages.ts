@@ -38,6 +38,12 @@ export type TemplateChoice =
   | { kind: 'synthesized'; ref: TemplateRef; spec: SynthesizedTemplateSpec };
 
 export interface SynthesizedTemplateSpec {
+  /**
+   * A pre-provisioned template (platform_config.substrate_actor_template) whose spec the sandbox's
+   * own template copies before adding the identity; without it the template is built from `image`.
+   */
+  base?: TemplateRef;
+  /** The sandbox image (digest-pinned); unused with a base template, whose images win. */
   image: string;
   /** Environment for the main container; identity variables are added by the activity. */
   environment: Record<string, string>;
@@ -45,6 +51,8 @@ export interface SynthesizedTemplateSpec {
   command: string[];
   tty: boolean;
   logLevel: string;
+  /** OPENSHELL_ENDPOINT: the gateway as the sandbox reaches it (from the facade that created it). */
+  gatewayEndpoint?: string;
   /**
    * The gateway's sandbox token, sealed (AES-256-GCM) by the facade so that the raw bearer never
    * appears in workflow history, the Web UI, search attributes or logs. Empty when none was sent.
@@ -118,10 +126,12 @@ export interface SandboxView {
   /** Set while a resume waits for a free worker. */
   waitingForCapacity: boolean;
   /** Set in FAILED: what went wrong and what to do. */
-  failure?: { reason: string; message: string };
+  failure?: SandboxFailure;
   actor: ActorRef;
   template: TemplateRef;
   templateOwned: boolean;
+  /** The Secret holding the gateway's token for this sandbox (synthesized templates only). */
+  tokenSecret?: TemplateRef;
   /** Last actor observation, from an activity result or the fleet observer. */
   actorView?: ActorView;
   labels: Record<string, string>;
@@ -135,6 +145,18 @@ export interface SandboxView {
   createdAtMs: number;
   /** The most recent lifecycle events (bounded), oldest first. */
   events: LifecycleEvent[];
+}
+
+/**
+ * Why a sandbox is FAILED and its way out: `start` recovers it (its actor and snapshot are kept:
+ * the gateway shows it Stopped, so `openshell sandbox start` works), `delete` is all that is left
+ * (its first provisioning failed, or its actor is gone: the gateway shows it Error).
+ */
+export interface SandboxFailure {
+  reason: string;
+  message: string;
+  /** Absent in views carried over from workflows started before recovery was recorded. */
+  recovery?: 'start' | 'delete';
 }
 
 export interface CreateRequest {

@@ -81,6 +81,7 @@ export async function startSandboxStack(options: StackOptions): Promise<SandboxS
           pauseImage: 'pause@sha256:' + '0'.repeat(64),
           snapshotLocation: 'gs://test-snapshots/',
           gatewayEndpoint: 'http://gateway.test:8080',
+          supervisorPath: '/opt/openshell/bin/openshell-sandbox',
         },
         observeIntervalMs: options.observeIntervalMs ?? (options.server === 'dev' ? 200 : 0),
         workflowBundle: bundle,

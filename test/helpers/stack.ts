@@ -49,6 +49,8 @@ export const testSettings = (dir: string): DriverSettings => ({
   templateNamespace: 'default',
   defaultAtespace: 'openshell',
   listener: { kind: 'none' },
+  gatewayEndpoint: 'http://gateway.test:8080',
+  limits: { transitionTimeoutMs: 60_000, capacityBudgetMs: 60_000, templateReadyTimeoutMs: 60_000 },
 });
 
 /** A facade for `stack`, talking to Temporal through `client` (default: the stack's own). */
