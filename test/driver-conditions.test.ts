@@ -108,13 +108,28 @@ describe('DriverSandbox conditions', () => {
 
   it('never lets a failure reason look transient, and says what to do', () => {
     const failed = toDriverSandbox(
-      view('FAILED', { failure: { reason: 'Starting', message: 'template never became Ready' } }),
+      view('FAILED', {
+        failure: { reason: 'Starting', message: 'template never became Ready', recovery: 'delete' },
+      }),
     );
     const [ready] = failed.status!.conditions;
     assert.equal(ready.reason, 'SandboxFailed');
-    assert.match(ready.message, /template never became Ready \(delete the sandbox/);
-    const own = toDriverSandbox(view('FAILED', { failure: { reason: 'RestoreFailed', message: 'x' } }));
+    assert.match(ready.message, /template never became Ready \(history: ateflow sandbox history /);
+    const own = toDriverSandbox(
+      view('FAILED', { failure: { reason: 'RestoreFailed', message: 'x', recovery: 'delete' } }),
+    );
     assert.equal(own.status!.conditions[0].reason, 'RestoreFailed');
+  });
+
+  it('shows a FAILED sandbox that start recovers as stopped, never as the terminal Error', () => {
+    const failed = toDriverSandbox(
+      view('FAILED', { failure: { reason: 'StopFailed', message: 'stop failed: boom', recovery: 'start' } }),
+    );
+    const byType = Object.fromEntries(failed.status!.conditions.map((c) => [c.type, c]));
+    assert.equal(byType.Suspended?.status, 'True');
+    assert.equal(byType.Ready?.status, 'False');
+    assert.equal(byType.Ready?.reason, 'DependenciesNotReady'); // transient: the gateway keeps it Stopped
+    assert.match(byType.Ready!.message, /stop failed: boom/);
   });
 
   it('turns lifecycle events into ateflow platform events with their progress metadata', () => {

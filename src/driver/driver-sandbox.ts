@@ -55,6 +55,7 @@ export function toDriverSandbox(view: SandboxView): DriverSandbox {
       conditions = [notReady('DependenciesNotReady', detail || 'migrating to another worker')];
       break;
     case 'RUNNING':
+      // The gateway shows Ready only once the supervisor inside also holds a session with it.
       conditions = [condition('Ready', 'True', 'ActorRunning', detail || 'actor running')];
       break;
     case 'SUSPENDING':
@@ -86,7 +87,15 @@ export function toDriverSandbox(view: SandboxView): DriverSandbox {
       conditions = [condition('Ready', 'False', 'Deleting', detail || 'deleting the actor')];
       break;
     case 'FAILED':
-      conditions = [condition('Ready', 'False', terminalReason(view.failure?.reason), failureMessage(view))];
+      // A sandbox that `start` recovers rests Stopped in the gateway (Stopped leaves by StartSandbox);
+      // only one whose way out is delete becomes the gateway's terminal Error.
+      conditions =
+        view.failure?.recovery === 'start'
+          ? [
+              condition('Suspended', 'True', terminalReason(view.failure.reason), failureMessage(view)),
+              notReady('DependenciesNotReady', failureMessage(view)),
+            ]
+          : [condition('Ready', 'False', terminalReason(view.failure?.reason), failureMessage(view))];
       break;
   }
   return {
@@ -119,7 +128,7 @@ function terminalReason(reason: string | undefined): string {
 
 function failureMessage(view: SandboxView): string {
   const message = view.failure?.message || view.detail || 'the sandbox failed';
-  return `${message} (delete the sandbox, or inspect it with \`ateflow sandbox history ${view.sandboxId}\`)`;
+  return `${message} (history: ateflow sandbox history ${view.sandboxId})`;
 }
 
 export function toPlatformEvent(event: LifecycleEvent): DriverPlatformEvent {

@@ -1,5 +1,6 @@
 // The facade's only way to sandboxes: Temporal calls against the sandbox workflows, each with our
 // own deadline, each failure translated into a DriverError (NOT_FOUND only when truly gone).
+import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
@@ -57,7 +58,10 @@ export class SandboxWorkflows {
     return this.call(`create sandbox ${id}`, id, this.options.callTimeoutMs, () =>
       this.client.workflow.executeUpdateWithStart(createUpdate, {
         args: [{ input }],
-        updateId: `create/${id}`,
+        // Unique per request: a stable id would let the server answer a create that follows a
+        // delete with the deleted run's old result (update ids are remembered past the run's end).
+        // A repeated create of a live sandbox is still harmless (USE_EXISTING joins the run).
+        updateId: `create/${id}/${randomUUID()}`,
         startWorkflowOperation: new WithStartWorkflowOperation(SANDBOX_WORKFLOW_TYPE, {
           workflowId: sandboxWorkflowId(id),
           taskQueue: this.options.taskQueue,
@@ -111,6 +115,25 @@ export class SandboxWorkflows {
     return executions.map((e) => e.sandboxId);
   }
 
+  /**
+   * The sandbox's workflow as the server describes it now (not visibility, which may lag);
+   * undefined when it does not exist.
+   */
+  async describe(sandboxId: string): Promise<SandboxExecution | undefined> {
+    try {
+      return await this.call(
+        `describe sandbox ${sandboxId}`,
+        sandboxId,
+        this.options.readTimeoutMs,
+        async () =>
+          toExecution(await this.client.workflow.getHandle(sandboxWorkflowId(sandboxId)).describe()),
+      );
+    } catch (err) {
+      if ((err as DriverError).code === status.NOT_FOUND) return undefined;
+      throw err;
+    }
+  }
+
   /** Sandboxes whose workflow changed, or closed, at or after `sinceMs`. */
   async changedSince(sinceMs: number): Promise<SandboxExecution[]> {
     const since = new Date(sinceMs).toISOString();
@@ -147,8 +170,9 @@ export class SandboxWorkflows {
   }
 
   /**
-   * Every lifecycle event of a sandbox, across continue-as-new runs: the workflow upserts each one
-   * into its memo (`lifecycleEvent`), so history holds all of them, not only the view's latest.
+   * Every lifecycle event of a sandbox, across continue-as-new runs: the workflow upserts its new
+   * events into its memo (`lifecycleEvents`; `lifecycleEvent`, one at a time, before the operation
+   * table), so history holds all of them, not only the view's latest.
    */
   async history(sandboxId: string): Promise<LifecycleEvent[]> {
     const bySeq = new Map<number, LifecycleEvent>();
@@ -159,9 +183,12 @@ export class SandboxWorkflows {
         const history: temporal.api.history.v1.IHistory = await handle.fetchHistory();
         runId = undefined;
         for (const event of history.events ?? ([] as HistoryEvent[])) {
-          const memo = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.lifecycleEvent;
-          const recorded = memo ? decode(memo) : undefined;
-          if (isLifecycleEvent(recorded)) bySeq.set(recorded.seq, recorded);
+          const fields = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
+          const batch = fields?.lifecycleEvents ? decode(fields.lifecycleEvents) : undefined;
+          const single = fields?.lifecycleEvent ? decode(fields.lifecycleEvent) : undefined;
+          for (const recorded of [...(Array.isArray(batch) ? (batch as unknown[]) : []), single]) {
+            if (isLifecycleEvent(recorded)) bySeq.set(recorded.seq, recorded);
+          }
           const started: temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes | null | undefined =
             event.workflowExecutionStartedEventAttributes;
           if (started?.continuedExecutionRunId) runId = started.continuedExecutionRunId;
@@ -209,7 +236,7 @@ export class SandboxWorkflows {
   }
 }
 
-function toExecution(info: WorkflowExecutionInfo): SandboxExecution | undefined {
+function toExecution(info: Omit<WorkflowExecutionInfo, 'raw'>): SandboxExecution | undefined {
   if (!info.workflowId.startsWith(SANDBOX_ID_PREFIX)) return undefined;
   const state = info.typedSearchAttributes.get(SandboxState);
   const changedAt = info.typedSearchAttributes.get(SandboxChangedAt);

@@ -1,10 +1,12 @@
 // The sandbox workflow: one durable execution per OpenShell sandbox (id `sandbox/<sandbox id>`).
 //
-// Shape: every request (update) becomes an operation in a FIFO queue; the main loop runs one
-// operation at a time, so transitions never interleave and a request that arrives mid-transition
-// waits its turn and then runs against the new state (architecture §3). Between operations the
-// loop reconciles with what the fleet observer reported, and sleeps on one lazy idle timer.
-// Deterministic and free of I/O: all side effects are activities.
+// Shape: every request (update) becomes an operation (operations.ts) in a FIFO queue; the main loop
+// runs one operation at a time, so transitions never interleave, and a request that arrives
+// mid-transition waits its turn and then runs against the new state. The operation table decides
+// each request twice: when it is accepted and when it runs. Between operations the loop reconciles
+// with what the fleet observer reported, and sleeps on one lazy idle timer. When the sandbox is
+// deleted, whatever is still queued is settled (a later delete joins the first), so no caller can
+// hang. Deterministic and free of I/O: all side effects are activities.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -12,6 +14,7 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -20,8 +23,17 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { NO_CAPACITY } from '../activities/failure-types';
+import {
+  CAPACITY_BUDGET_EXHAUSTED,
+  NO_CAPACITY,
+  OPERATION_FAILED,
+  REFUSED,
+  SANDBOX_DELETED,
+  SUPERSEDED,
+} from './failure-types';
+import { sandboxWorkflowV1 } from './legacy/sandbox-v1';
 import {
   actorObservedSignal,
   checkpointUpdate,
@@ -36,16 +48,18 @@ import {
   stopUpdate,
   touchSignal,
   viewQuery,
+  type ActorStatus,
   type ActorView,
-  type CreateRequest,
   type DeleteResult,
   type LifecycleEvent,
   type MigrateRequest,
+  type SandboxFailure,
   type SandboxInput,
   type SandboxLimits,
   type SandboxState,
   type SandboxView,
 } from './messages';
+import { decide, isResting, projectedHold, type Operation } from './operations';
 import {
   SandboxChangedAt,
   SandboxLastActive,
@@ -56,6 +70,9 @@ import {
 } from './search-attributes';
 import { appendEvent, idleDeadline, initialView, snapshot } from './view';
 
+/** Workflows started before the operation table replay with their own code (legacy/README.md). */
+export const OPERATION_TABLE_PATCH = 'operation-table';
+
 export const defaultLimits: SandboxLimits = {
   transitionTimeoutMs: 5 * 60_000,
   capacityBudgetMs: 10 * 60_000,
@@ -65,158 +82,385 @@ export const defaultLimits: SandboxLimits = {
 /** Backoff while waiting for a free worker: 1 s, 2 s, 4 s … capped at 30 s. */
 const capacityBackoffMs = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
 
-/** Retries re-run idempotent ateapi calls (reference ateapi.md §2.7). */
+/** Retries re-run idempotent ateapi calls (reference ateapi.md §2.7); permanent errors never retry. */
 const retry = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '15s' } as const;
 
-type OperationKind =
-  | 'provision'
-  | 'start'
-  | 'stop'
-  | 'checkpoint'
-  | 'pause'
-  | 'migrate'
-  | 'delete'
-  | 'hold'
-  | 'release'
-  | 'idleSuspend';
-
-interface Operation {
-  kind: OperationKind;
-  migrate?: MigrateRequest;
-  holdReason?: string;
+/** One request in the queue, and how it ended. */
+interface Queued {
+  op: Operation;
   done: boolean;
-  error?: Error;
+  error?: ApplicationFailure;
   /** The view as this operation left it (the next one may already be running when the caller reads it). */
   view?: SandboxView;
-  result?: DeleteResult;
 }
 
-/** Thrown inside an operation that a later stop or delete made pointless. */
+/** An operation that a later delete (or stop) made pointless. */
 class Superseded extends Error {}
-/** An operation that cannot run in the current state: refused, the sandbox is unchanged. */
+/** The operation table refused the operation when its turn came: the sandbox is unchanged. */
 class Refused extends Error {}
 
 export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView> {
-  const limits: SandboxLimits = { ...defaultLimits, ...input.limits };
-  const view: SandboxView = input.carried ?? initialView(input, Date.now());
-  const ref = view.actor;
-  const queue: Operation[] = [];
-  let current: Operation | undefined;
-  let observation: { actor: ActorView | null } | undefined;
-  let idleSettingsChanged = false;
+  if (!patched(OPERATION_TABLE_PATCH)) return sandboxWorkflowV1(input);
+  return new Sandbox(input).main();
+}
 
-  // ---- activities -------------------------------------------------------------------------
-  const quick: ActivityOptions = {
-    startToCloseTimeout: '40s', // above Substrate's 28 s per-call deadline
-    scheduleToCloseTimeout: limits.transitionTimeoutMs,
-    retry,
-  };
-  const lifecycle: ActivityOptions = { ...quick, startToCloseTimeout: '60s', heartbeatTimeout: '20s' };
-  const acts = proxyActivities<Activities>(quick);
-  const run = <K extends keyof Activities>(
-    name: K,
-    summary: string,
-    options: ActivityOptions,
-    ...args: Parameters<Activities[K]>
-  ): Promise<Awaited<ReturnType<Activities[K]>>> =>
-    (acts[name] as unknown as ActivityWithOptions<Activities[K]>).executeWithOptions(
-      { ...options, summary },
-      args,
+type RunActivity = <K extends keyof Activities>(
+  name: K,
+  summary: string,
+  options: ActivityOptions,
+  ...args: Parameters<Activities[K]>
+) => Promise<Awaited<ReturnType<Activities[K]>>>;
+
+class Sandbox {
+  private readonly limits: SandboxLimits;
+  private readonly view: SandboxView;
+  private readonly queue: Queued[] = [];
+  private current: Queued | undefined;
+  private observation: { actor: ActorView | null } | undefined;
+  private idleSettingsChanged = false;
+  private deleteResult: DeleteResult | undefined;
+  private readonly publisher = new Publisher();
+  private readonly quick: ActivityOptions;
+  private readonly lifecycle: ActivityOptions;
+  private readonly act: RunActivity;
+
+  constructor(private readonly input: SandboxInput) {
+    this.limits = { ...defaultLimits, ...input.limits };
+    this.view = input.carried ?? initialView(input, Date.now());
+    this.quick = {
+      startToCloseTimeout: '40s', // above Substrate's 28 s per-call deadline
+      scheduleToCloseTimeout: this.limits.transitionTimeoutMs,
+      retry,
+    };
+    this.lifecycle = { ...this.quick, startToCloseTimeout: '60s', heartbeatTimeout: '20s' };
+    const acts = proxyActivities<Activities>(this.quick);
+    this.act = (name, summary, options, ...args) => {
+      this.publisher.flush(this.view); // what the sandbox shows while the activity runs
+      return (acts[name] as unknown as ActivityWithOptions<Activities[typeof name]>).executeWithOptions(
+        { ...options, summary },
+        args,
+      );
+    };
+  }
+
+  private get ref() {
+    return this.view.actor;
+  }
+
+  // ---- main loop ------------------------------------------------------------------------------
+  async main(): Promise<SandboxView> {
+    this.registerHandlers();
+    if (!this.input.carried) this.queue.push({ op: { kind: 'provision' }, done: false });
+    const somethingToDo = () =>
+      this.queue.length > 0 || this.observation !== undefined || this.idleSettingsChanged;
+    while (this.view.state !== 'DELETED') {
+      const next = this.queue.shift();
+      if (next) {
+        await this.execute(next);
+        continue;
+      }
+      if (this.observation) {
+        const { actor } = this.observation;
+        this.observation = undefined;
+        await this.reconcile(actor);
+        continue;
+      }
+      this.idleSettingsChanged = false;
+      if (workflowInfo().continueAsNewSuggested) break;
+      this.publisher.flush(this.view);
+      const deadline = idleDeadline(this.view);
+      const wake = () => somethingToDo() || workflowInfo().continueAsNewSuggested;
+      if (deadline === 0) {
+        await condition(wake);
+      } else if (Date.now() >= deadline) {
+        this.queue.push({ op: { kind: 'idleSuspend' }, done: false });
+      } else {
+        // The one idle timer: touches only move lastActiveAt, and the timer re-checks on firing.
+        await condition(wake, deadline - Date.now(), { summary: 'idle timer' });
+      }
+    }
+    this.settleQueue();
+    this.publisher.flush(this.view);
+    await condition(allHandlersFinished);
+    if (this.view.state === 'DELETED') return snapshot(this.view);
+    const continueAsNew = makeContinueAsNewFunc<typeof sandboxWorkflow>({
+      typedSearchAttributes: this.publisher.attributes(this.view),
+    });
+    return continueAsNew({ ...this.input, carried: this.view });
+  }
+
+  /** The sandbox is gone: deletes still queued get its result, anything else a clear failure. */
+  private settleQueue(): void {
+    for (const queued of this.queue.splice(0)) {
+      if (queued.op.kind !== 'delete') {
+        queued.error = ApplicationFailure.nonRetryable(
+          `sandbox ${this.view.sandboxId} was deleted`,
+          SANDBOX_DELETED,
+        );
+      }
+      queued.view = snapshot(this.view);
+      queued.done = true;
+    }
+  }
+
+  // ---- requests ---------------------------------------------------------------------------------
+  private registerHandlers(): void {
+    // Each request is an operation: the table decides it when accepted and again when it runs.
+    const on = <Args extends unknown[]>(
+      update: UpdateDefinition<SandboxView, Args>,
+      toOperation: (...args: Args) => Operation,
+    ) =>
+      setHandler(update, (...args: Args) => this.submit(toOperation(...args)), {
+        validator: (...args: Args) => this.accept(toOperation(...args)),
+      });
+    on(startUpdate, () => ({ kind: 'start' }));
+    on(stopUpdate, () => ({ kind: 'stop' }));
+    on(checkpointUpdate, () => ({ kind: 'checkpoint' }));
+    on(pauseUpdate, () => ({ kind: 'pause' }));
+    on(migrateUpdate, (request) => ({ kind: 'migrate', request }));
+    on(holdUpdate, ({ reason }) => ({ kind: 'hold', reason }));
+    on(releaseUpdate, () => ({ kind: 'release' }));
+    setHandler(deleteUpdate, () => this.submitDelete());
+    setHandler(createUpdate, (_request) => snapshot(this.view), {
+      // Durable once accepted; provisioning runs on in the workflow.
+      validator: (_request) => this.refuseIfDeleting(),
+    });
+    setHandler(
+      setIdleTimeoutUpdate,
+      (timeoutMs) => {
+        this.view.idleTimeoutMs = timeoutMs;
+        this.idleSettingsChanged = true;
+        this.record(
+          'IdleTimeoutSet',
+          timeoutMs > 0 ? `idle timeout set to ${timeoutMs / 1000} s` : 'idle suspend disabled',
+        );
+        return snapshot(this.view);
+      },
+      {
+        validator: (timeoutMs) => {
+          this.refuseIfDeleting();
+          if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+            throw new Error('idle timeout must be a whole number of ms ≥ 0');
+        },
+      },
     );
-
-  // ---- view, events, visibility ----------------------------------------------------------
-  function publish(): void {
-    const worker = view.actorView?.status === 'RUNNING' ? view.actorView.podName : '';
-    upsertSearchAttributes([
-      { key: SandboxStateAttribute, value: view.state },
-      { key: SandboxWorkspace, value: view.workspace },
-      { key: SandboxTemplate, value: `${view.template.namespace}/${view.template.name}` },
-      { key: SandboxWorker, value: worker },
-      { key: SandboxLastActive, value: new Date(view.lastActiveAtMs) },
-      { key: SandboxChangedAt, value: new Date() },
-    ]);
-    setCurrentDetails(`**${view.state}** — ${view.detail}${worker ? ` (worker ${worker})` : ''}`);
+    setHandler(touchSignal, () => {
+      this.view.lastActiveAtMs = Date.now(); // lazy: the idle loop notices when its timer fires
+    });
+    setHandler(actorObservedSignal, (actor) => {
+      this.observation = { actor };
+    });
+    setHandler(viewQuery, () => snapshot(this.view));
   }
 
-  function record(
-    reason: string,
-    message: string,
-    type: LifecycleEvent['type'] = 'Normal',
-    metadata: Record<string, string> = {},
-  ): void {
-    const event = appendEvent(view, { timestampMs: Date.now(), type, reason, message, metadata });
-    // The view keeps only the latest events; the memo puts every one into history for `history`.
-    upsertMemo({ lifecycleEvent: event });
-    log.info(message, { sandboxId: view.sandboxId, reason });
-    publish();
+  private deleting(): boolean {
+    return (
+      this.view.state === 'DELETED' ||
+      this.current?.op.kind === 'delete' ||
+      this.queue.some((queued) => queued.op.kind === 'delete')
+    );
   }
 
-  function enter(state: SandboxState, detail: string): void {
-    view.state = state;
-    view.detail = detail;
-    if (state !== 'FAILED') view.failure = undefined;
-    publish();
+  private refuseIfDeleting(): void {
+    if (this.deleting()) throw new Error(`sandbox ${this.view.sandboxId} is being deleted`);
   }
 
-  const progress = (activeStep: string, detail: string, completeStep?: string) => ({
-    'openshell.progress.active_step': activeStep,
-    'openshell.progress.active_detail': detail,
-    ...(completeStep ? { 'openshell.progress.complete_step': completeStep } : {}),
-  });
+  /**
+   * The validator: refuses what the table refuses on an idle sandbox, and what can never run (a
+   * deleted sandbox, a start behind a hold); anything else waits for its turn and is decided then.
+   */
+  private accept(op: Operation): void {
+    this.refuseIfDeleting();
+    const busy = this.current !== undefined || this.queue.length > 0 || !isResting(this.view.state);
+    const queued = this.queue.map((q) => q.op);
+    const hold = projectedHold(this.view.hold?.reason, queued);
+    if (op.kind === 'start' && hold !== undefined) {
+      throw new Error(
+        `sandbox ${this.view.sandboxId} is on hold (${hold || 'no reason given'}); release it first`,
+      );
+    }
+    if (busy) return;
+    const verdict = decide(op, this.facts());
+    if (verdict.verdict === 'refuse') throw new Error(verdict.message);
+  }
 
-  // ---- transitions --------------------------------------------------------------------------
-  const stopRequested = () =>
-    queue.some((op) => op.kind === 'delete' || op.kind === 'stop' || op.kind === 'hold');
+  private facts() {
+    const state = this.view.state;
+    if (!isResting(state)) throw new Error(`no decision is made while the sandbox is ${state}`);
+    return { state, sandboxId: this.view.sandboxId, hold: this.view.hold?.reason };
+  }
+
+  private async submit(op: Operation): Promise<SandboxView> {
+    const queued = this.enqueue(op);
+    await condition(() => queued.done);
+    if (queued.error) throw queued.error;
+    return queued.view!;
+  }
+
+  /** A delete supersedes whatever still waits, and later deletes join the first. */
+  private async submitDelete(): Promise<DeleteResult> {
+    if (!this.deleting()) {
+      for (const waiting of this.queue.splice(0)) {
+        waiting.error = ApplicationFailure.nonRetryable(
+          `superseded: sandbox ${this.view.sandboxId} is being deleted`,
+          SUPERSEDED,
+        );
+        waiting.view = snapshot(this.view);
+        waiting.done = true;
+      }
+      this.enqueue({ kind: 'delete' });
+    }
+    await condition(() => this.deleteResult !== undefined || this.view.state === 'DELETED');
+    return this.deleteResult ?? { deleted: false, view: snapshot(this.view) };
+  }
+
+  private enqueue(op: Operation): Queued {
+    const queued: Queued = { op, done: false };
+    this.queue.push(queued);
+    return queued;
+  }
+
+  private async execute(queued: Queued): Promise<void> {
+    this.current = queued;
+    try {
+      const verdict =
+        queued.op.kind === 'provision' ? { verdict: 'run' as const } : decide(queued.op, this.facts());
+      if (verdict.verdict === 'refuse') throw new Refused(verdict.message);
+      if (verdict.verdict === 'run') await this.perform(queued.op);
+    } catch (err) {
+      queued.error = asUpdateFailure(err);
+      if (err instanceof Superseded) {
+        // The later delete decides; until then the sandbox rests where its actor is.
+        this.enter(
+          this.view.actorView?.status === 'RUNNING' ? 'RUNNING' : 'SUSPENDED',
+          'waiting for the next request',
+        );
+      } else if (!(err instanceof Refused)) {
+        await this.afterFailure(queued.op, err);
+      }
+    } finally {
+      queued.view = snapshot(this.view);
+      queued.done = true;
+      this.current = undefined;
+    }
+  }
+
+  private async perform(op: Operation): Promise<void> {
+    const view = this.view;
+    switch (op.kind) {
+      case 'provision':
+        return this.provision();
+      case 'start':
+        if (view.state === 'FAILED') return this.recover();
+        return this.resume('Resuming', 'restoring the memory snapshot');
+      case 'stop':
+        if (view.state === 'FAILED') return this.settleStopped('Stopped', 'stopped after a failure');
+        return this.suspend('Stopped', 'stop requested');
+      case 'hold':
+        view.hold = { reason: op.reason, sinceMs: Date.now() };
+        this.record('Held', `stop hold placed: ${op.reason || 'no reason given'}`, 'Warning');
+        if (view.state === 'RUNNING') await this.suspend('Stopped', 'stop hold placed');
+        return;
+      case 'release':
+        view.hold = undefined;
+        this.record('Released', 'stop hold released; start is allowed again');
+        return;
+      case 'idleSuspend':
+        // Re-check: a touch may have moved the deadline while this operation waited.
+        if (idleDeadline(view) > 0 && Date.now() >= idleDeadline(view)) {
+          await this.suspend('IdleSuspended', `idle for ${Math.round(view.idleTimeoutMs / 1000)} s`);
+        }
+        return;
+      case 'checkpoint':
+        await this.suspend('Checkpointing', 'checkpoint: taking a durable snapshot');
+        await this.resume('Resuming', 'checkpoint: resuming from the new snapshot');
+        this.record('Checkpointed', `checkpoint committed at ${view.actorView?.snapshotUri}`);
+        return;
+      case 'pause':
+        this.enter('SUSPENDING', 'pausing (node-local snapshot)');
+        this.applyActor(await this.act('pauseActor', `pause ${view.sandboxName}`, this.lifecycle, this.ref));
+        this.enter('PAUSED', 'paused (node-local snapshot; resumes on the same node)');
+        this.record('Paused', 'paused with a node-local snapshot');
+        return;
+      case 'migrate':
+        return this.migrate(op.request);
+      case 'delete':
+        this.deleteResult = await this.remove();
+        return;
+    }
+  }
+
+  // ---- transitions --------------------------------------------------------------------------------
+  private readonly stopRequested = () =>
+    this.queue.some((q) => q.op.kind === 'delete' || q.op.kind === 'stop' || q.op.kind === 'hold');
+
+  /** A sandbox's own template boots cold: its golden copy never ran as this sandbox. */
+  private get boot(): boolean {
+    return this.view.templateOwned;
+  }
 
   /** ResumeActor, waiting (with backoff, within the budget) while Substrate has no free worker. */
-  async function resumeWithCapacity(why: string): Promise<ActorView> {
+  private async resumeWithCapacity(why: string): Promise<ActorView> {
     const waitStarted = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const actor = await run('resumeActor', `resume ${view.sandboxName}: ${why}`, lifecycle, ref);
-        view.waitingForCapacity = false;
+        const actor = await this.act(
+          'resumeActor',
+          `resume ${this.view.sandboxName}: ${why}`,
+          this.lifecycle,
+          this.ref,
+          this.boot,
+        );
+        this.view.waitingForCapacity = false;
         return actor;
       } catch (err) {
         if (failureType(err) !== NO_CAPACITY) throw err;
         const waitedMs = Date.now() - waitStarted;
-        if (waitedMs >= limits.capacityBudgetMs) {
-          view.waitingForCapacity = false;
+        if (waitedMs >= this.limits.capacityBudgetMs) {
+          this.view.waitingForCapacity = false;
           throw ApplicationFailure.nonRetryable(
-            `no free Substrate worker for ${Math.round(waitedMs / 1000)} s (budget ${limits.capacityBudgetMs / 1000} s): ` +
+            `no free Substrate worker for ${Math.round(waitedMs / 1000)} s (budget ${this.limits.capacityBudgetMs / 1000} s): ` +
               'add workers or free some, then start the sandbox again',
-            'CapacityBudgetExhausted',
+            CAPACITY_BUDGET_EXHAUSTED,
           );
         }
-        view.waitingForCapacity = true;
+        this.view.waitingForCapacity = true;
         const delay = capacityBackoffMs(attempt);
-        if (attempt === 1)
-          record('WaitingForCapacity', 'no free Substrate worker; waiting for one', 'Warning');
-        view.detail = `waiting for a free worker (attempt ${attempt}, next try in ${delay / 1000} s)`;
-        publish();
-        if (await condition(stopRequested, delay)) {
-          view.waitingForCapacity = false;
+        // A progress event per attempt: the gateway's CLI keeps waiting while progress is reported.
+        this.record(
+          'WaitingForCapacity',
+          `no free Substrate worker; trying again in ${delay / 1000} s (attempt ${attempt})`,
+          'Warning',
+          progress('starting_sandbox', `waiting for a free Substrate worker (attempt ${attempt})`),
+        );
+        this.view.detail = `waiting for a free worker (attempt ${attempt}, next try in ${delay / 1000} s)`;
+        if (await condition(this.stopRequested, delay)) {
+          this.view.waitingForCapacity = false;
           throw new Superseded('superseded by a later stop or delete request');
         }
       }
     }
   }
 
-  function applyActor(actor: ActorView): void {
-    view.actorView = actor;
+  private applyActor(actor: ActorView | null): void {
+    this.view.actorView = actor ?? undefined;
+    this.publisher.markDirty();
   }
 
-  async function provision(): Promise<void> {
+  private async provision(): Promise<void> {
+    const { view, input, quick, ref } = this;
     const template = input.template;
-    record(
+    this.enter('PROVISIONING', 'creating the sandbox');
+    this.record(
       'Provisioning',
       'creating the sandbox',
       'Normal',
-      progress('requesting_sandbox', 'creating the actor'),
+      progress('requesting_sandbox', 'creating the sandbox'),
     );
-    await run('ensureAtespace', `ensure atespace ${ref.atespace}`, quick, ref.atespace);
+    await this.act('ensureAtespace', `ensure atespace ${ref.atespace}`, quick, ref.atespace);
     if (template.kind === 'synthesized') {
-      enter('PROVISIONING', `applying ActorTemplate ${template.ref.name}`);
-      await run(
+      this.enter('PROVISIONING', `applying the sandbox's ActorTemplate ${template.ref.name}`);
+      const applied = await this.act(
         'applySandboxTemplate',
         `apply template ${template.ref.name}`,
         quick,
@@ -224,114 +468,172 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
         { sandboxId: view.sandboxId, sandboxName: view.sandboxName },
         template.spec,
       );
-      enter(
-        'PROVISIONING',
-        `waiting for ActorTemplate ${template.ref.name} to become Ready (golden snapshot)`,
-      );
-      record(
-        'TemplateApplied',
-        `ActorTemplate ${template.ref.name} applied; waiting for its golden snapshot`,
-        'Normal',
-        {
-          ...progress('pulling_image', 'preparing the golden snapshot', 'requesting_sandbox'),
-        },
-      );
-      await run(
-        'waitTemplateReady',
-        `wait for template ${template.ref.name}`,
-        {
-          ...quick,
-          startToCloseTimeout: limits.templateReadyTimeoutMs,
-          scheduleToCloseTimeout: limits.templateReadyTimeoutMs * 2,
-          heartbeatTimeout: '20s',
-        },
+      view.tokenSecret = applied.tokenSecret;
+    }
+    this.applyActor(
+      await this.act(
+        'createActor',
+        `create actor ${ref.name}`,
+        quick,
+        ref,
         template.ref,
-      );
-    }
-    applyActor(
-      await run('createActor', `create actor ${ref.name}`, quick, ref, template.ref, view.workerSelector),
+        view.workerSelector,
+      ),
     );
-    enter('PROVISIONING', 'starting the actor on a worker');
-    record(
-      'Starting',
-      'actor created; starting it on a worker',
+    this.enter('PROVISIONING', 'starting the actor on a Substrate worker');
+    this.record('Starting', 'actor created; starting it on a worker', 'Normal', {
+      'openshell.progress.complete_step': 'requesting_sandbox',
+      ...progress('starting_sandbox', 'starting the actor on a Substrate worker'),
+    });
+    this.applyActor(await this.resumeWithCapacity('first start'));
+    this.running();
+  }
+
+  /** The actor runs; the gateway shows Ready only once the supervisor inside connects to it. */
+  private running(): void {
+    this.view.lastActiveAtMs = Date.now();
+    this.enter('RUNNING', 'running');
+    this.record(
+      'Running',
+      `running on worker ${this.view.actorView?.podName}; waiting for the supervisor to connect`,
       'Normal',
-      progress('starting_sandbox', 'booting the actor'),
+      progress('starting_sandbox', 'actor running; waiting for the supervisor to connect to the gateway'),
     );
-    applyActor(await resumeWithCapacity('first start'));
-    view.lastActiveAtMs = Date.now();
-    enter('RUNNING', 'running');
-    record('Running', `running on worker ${view.actorView?.podName}`, 'Normal', {
-      'openshell.progress.complete_step': 'starting_sandbox',
-    });
   }
 
-  async function resume(reason: string, message: string): Promise<void> {
-    enter('RESUMING', message);
-    record(reason, message, 'Normal', progress('starting_sandbox', message));
-    applyActor(await resumeWithCapacity(message));
-    view.lastActiveAtMs = Date.now();
-    enter('RUNNING', 'running');
-    record('Running', `running on worker ${view.actorView?.podName}`, 'Normal', {
-      'openshell.progress.complete_step': 'starting_sandbox',
-    });
+  private async resume(reason: string, message: string): Promise<void> {
+    this.enter('RESUMING', message);
+    this.record(reason, message, 'Normal', progress('starting_sandbox', message));
+    this.applyActor(await this.resumeWithCapacity(message));
+    this.running();
   }
 
-  async function suspend(reason: string, message: string): Promise<void> {
-    enter('SUSPENDING', message);
-    applyActor(await run('suspendActor', `suspend ${view.sandboxName}: ${message}`, lifecycle, ref));
-    enter('SUSPENDED', 'suspended (memory snapshot committed)');
-    record(reason, `${message}: snapshot ${view.actorView?.snapshotUri}`);
+  private async suspend(reason: string, message: string): Promise<void> {
+    this.enter('SUSPENDING', message);
+    this.applyActor(
+      await this.act(
+        'suspendActor',
+        `suspend ${this.view.sandboxName}: ${message}`,
+        this.lifecycle,
+        this.ref,
+      ),
+    );
+    this.enter('SUSPENDED', 'suspended (memory snapshot committed)');
+    this.record(reason, `${message}: snapshot ${this.view.actorView?.snapshotUri}`);
   }
 
-  /** Brings the actor to SUSPENDED from whatever Substrate reports, as DeleteActor requires. */
-  async function suspendForDelete(actor: ActorView): Promise<void> {
-    if (actor.status === 'PAUSED' || actor.status === 'PAUSING' || actor.status === 'RESUMING') {
-      // A paused actor cannot be suspended directly; a half-done resume must complete first.
-      applyActor(await run('resumeActor', `resume ${view.sandboxName} to delete it`, lifecycle, ref));
-    }
-    if (view.actorView?.status !== 'SUSPENDED') {
-      applyActor(await run('suspendActor', `suspend ${view.sandboxName} to delete it`, lifecycle, ref));
-    }
+  /** The actor as Substrate reports it now (null: gone). */
+  private async refreshActor(why: string): Promise<ActorView | null> {
+    const actor = await this.act('getActor', `look up actor ${this.ref.name}: ${why}`, this.quick, this.ref);
+    this.applyActor(actor);
+    return actor;
   }
 
-  async function remove(): Promise<DeleteResult> {
-    enter('DELETING', 'deleting the actor');
-    record('Deleting', 'deleting the sandbox');
-    const actor = await run('getActor', `look up actor ${ref.name}`, quick, ref);
-    let deleted = false;
+  /**
+   * Drives the actor out of whatever half-done transition it was left in, to `goal`: RUNNING, or
+   * stopped (SUSPENDED or PAUSED), or SUSPENDED (what DeleteActor requires; a paused actor must be
+   * resumed to be suspended). Substrate completes a transition when the same call is repeated.
+   */
+  private async settle(actor: ActorView, goal: 'running' | 'stopped' | 'suspended'): Promise<void> {
+    const call = (name: 'resumeActor' | 'suspendActor' | 'pauseActor', why: string) =>
+      name === 'resumeActor'
+        ? this.act(name, `resume ${this.view.sandboxName}: ${why}`, this.lifecycle, this.ref, this.boot)
+        : this.act(
+            name,
+            `${name === 'pauseActor' ? 'pause' : 'suspend'} ${this.view.sandboxName}: ${why}`,
+            this.lifecycle,
+            this.ref,
+          );
+    let status: ActorStatus = actor.status;
+    const step = async (name: 'resumeActor' | 'suspendActor' | 'pauseActor', why: string) => {
+      const after = await call(name, why);
+      this.applyActor(after);
+      status = after.status;
+    };
+    if (status === 'PAUSING') await step('pauseActor', 'complete the interrupted pause');
+    if (status === 'SUSPENDING') await step('suspendActor', 'complete the interrupted suspend');
+    const mustRun =
+      goal === 'running' || status === 'RESUMING' || (goal === 'suspended' && status === 'PAUSED');
+    if (mustRun && status !== 'RUNNING') await step('resumeActor', `settle to ${goal}`);
+    if (goal !== 'running' && status === 'RUNNING') await step('suspendActor', `settle to ${goal}`);
+  }
+
+  /** Start on a FAILED sandbox: provision again if it never got an actor, else bring the actor up. */
+  private async recover(): Promise<void> {
+    if (!this.view.actorView) return this.provision();
+    this.enter('RESUMING', 'recovering after a failure');
+    this.record(
+      'Recovering',
+      'recovering after a failure',
+      'Normal',
+      progress('starting_sandbox', 'recovering'),
+    );
+    const actor = await this.refreshActor('recover');
+    if (!actor) return this.actorMissing();
+    await this.settle(actor, 'running');
+    this.running();
+  }
+
+  /** Stop on a FAILED sandbox: settle the actor to a stopped state, whatever it was doing. */
+  private async settleStopped(reason: string, message: string): Promise<void> {
+    const actor = await this.refreshActor('stop');
+    if (!actor) return this.actorMissing();
+    await this.settle(actor, 'stopped');
+    this.enter(this.view.actorView?.status === 'PAUSED' ? 'PAUSED' : 'SUSPENDED', message);
+    this.record(reason, message);
+  }
+
+  private actorMissing(): void {
+    this.fail('ActorMissing', 'the actor disappeared from Substrate', 'delete');
+  }
+
+  private async remove(): Promise<DeleteResult> {
+    const { view, quick, ref } = this;
+    this.enter('DELETING', 'deleting the actor');
+    this.record('Deleting', 'deleting the sandbox');
+    const actor = await this.refreshActor('delete');
+    let actorDeleted = false;
     if (actor) {
-      applyActor(actor);
-      await suspendForDelete(actor);
-      deleted = (await run('deleteActor', `delete actor ${ref.name}`, quick, ref)) === 'deleted';
+      await this.settle(actor, 'suspended');
+      actorDeleted = (await this.act('deleteActor', `delete actor ${ref.name}`, quick, ref)) === 'deleted';
     }
+    let templateDeleted = false;
     if (view.templateOwned) {
-      await run(
+      await this.act(
         'deleteGoldenActor',
         `delete the golden actor of ${view.template.name}`,
         quick,
         view.template,
       );
-      const template = await run(
+      const template = await this.act(
         'deleteOwnedTemplate',
         `delete template ${view.template.name}`,
         quick,
         view.template,
         view.sandboxId,
+        view.tokenSecret,
       );
-      deleted ||= template === 'deleted';
+      templateDeleted = template === 'deleted';
     }
-    view.actorView = undefined;
-    enter('DELETED', 'deleted');
-    record('Deleted', deleted ? 'actor and owned template deleted' : 'nothing was left to delete');
-    return { deleted, view: snapshot(view) };
+    this.applyActor(null);
+    this.enter('DELETED', 'deleted');
+    const removed = [actorDeleted && 'actor', templateDeleted && 'its own template and token Secret'].filter(
+      Boolean,
+    );
+    this.record(
+      'Deleted',
+      removed.length > 0 ? `deleted: ${removed.join(' and ')}` : 'deleted (its actor was already gone)',
+    );
+    // The sandbox existed until now, so this delete removed it, whatever was left in Substrate.
+    return { deleted: true, view: snapshot(view) };
   }
 
-  async function migrate(request: MigrateRequest): Promise<void> {
+  private async migrate(request: MigrateRequest): Promise<void> {
+    const { view, quick, ref } = this;
     if (request.workerSelector) {
       view.workerSelector = request.workerSelector;
-      applyActor(
-        await run(
+      this.applyActor(
+        await this.act(
           'updateActorSelector',
           `set worker selector of ${ref.name}`,
           quick,
@@ -341,13 +643,13 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
       );
     }
     if (view.state !== 'RUNNING') {
-      record('SelectorUpdated', 'worker selector updated; it applies on the next start');
+      this.record('SelectorUpdated', 'worker selector updated; it applies on the next start');
       return;
     }
     const from = view.actorView?.podName ?? '';
     const why = request.reason ? ` (${request.reason})` : '';
-    enter('MIGRATING', `moving off worker ${from}${why}`);
-    record(
+    this.enter('MIGRATING', `moving off worker ${from}${why}`);
+    this.record(
       'Migrating',
       `moving off worker ${from}${why}`,
       'Normal',
@@ -355,147 +657,103 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
     );
     // Placement is random among free workers, so the old one can be picked again: try a few times.
     for (let attempt = 1; attempt <= 3; attempt++) {
-      applyActor(await run('suspendActor', `suspend ${view.sandboxName} to migrate`, lifecycle, ref));
-      applyActor(await resumeWithCapacity('migrate'));
+      this.applyActor(
+        await this.act('suspendActor', `suspend ${view.sandboxName} to migrate`, this.lifecycle, ref),
+      );
+      this.applyActor(await this.resumeWithCapacity('migrate'));
       if (view.actorView?.podName !== from) break;
     }
     view.lastActiveAtMs = Date.now();
     const to = view.actorView?.podName ?? '';
-    enter('RUNNING', 'running');
+    this.enter('RUNNING', 'running');
     if (to === from)
-      record('MigrationStayed', `no other eligible worker was free; still on ${to}`, 'Warning');
-    else record('Migrated', `moved from worker ${from} to ${to}`);
+      this.record('MigrationStayed', `no other eligible worker was free; still on ${to}`, 'Warning');
+    else this.record('Migrated', `moved from worker ${from} to ${to}`);
   }
 
-  async function perform(op: Operation): Promise<void> {
-    switch (op.kind) {
-      case 'provision':
-        return provision();
-      case 'start':
-        if (view.state === 'RUNNING') return;
-        return resume(
-          'Resuming',
-          view.state === 'FAILED' ? 'retrying the start' : 'restoring the memory snapshot',
-        );
-      case 'stop':
-        if (view.state === 'RUNNING') return suspend('Stopped', 'stop requested');
-        if (view.state === 'FAILED') return suspendAfterFailure();
-        return; // SUSPENDED and PAUSED are already stopped
-      case 'hold':
-        view.hold = { reason: op.holdReason ?? '', sinceMs: Date.now() };
-        record('Held', `stop hold placed: ${view.hold.reason || 'no reason given'}`, 'Warning');
-        if (view.state === 'RUNNING') await suspend('Stopped', 'stop hold placed');
-        return;
-      case 'release':
-        view.hold = undefined;
-        record('Released', 'stop hold released; start is allowed again');
-        return;
-      case 'idleSuspend':
-        // Re-check: a touch may have moved the deadline while this operation waited.
-        if (view.state === 'RUNNING' && idleDeadline(view) > 0 && Date.now() >= idleDeadline(view)) {
-          await suspend('IdleSuspended', `idle for ${Math.round(view.idleTimeoutMs / 1000)} s`);
-        }
-        return;
-      case 'checkpoint':
-        requireRunning('checkpoint');
-        await suspend('Checkpointing', 'checkpoint: taking a durable snapshot');
-        await resume('Resuming', 'checkpoint: resuming from the new snapshot');
-        record('Checkpointed', `checkpoint committed at ${view.actorView?.snapshotUri}`);
-        return;
-      case 'pause':
-        requireRunning('pause');
-        enter('SUSPENDING', 'pausing (node-local snapshot)');
-        applyActor(await run('pauseActor', `pause ${view.sandboxName}`, lifecycle, ref));
-        enter('PAUSED', 'paused (node-local snapshot; resumes on the same node)');
-        record('Paused', 'paused with a node-local snapshot');
-        return;
-      case 'migrate':
-        return migrate(op.migrate ?? {});
-      case 'delete':
-        op.result = await remove();
-        return;
-    }
-  }
-
-  function requireRunning(what: string): void {
-    if (view.state !== 'RUNNING') {
-      throw new Refused(`cannot ${what} a sandbox that is ${view.state}; start it first`);
-    }
-  }
-
-  /** A stop on a FAILED sandbox: settle the actor to SUSPENDED whatever it was doing. */
-  async function suspendAfterFailure(): Promise<void> {
-    const actor = await run('getActor', `look up actor ${ref.name}`, quick, ref);
-    if (!actor) throw new Refused('the actor no longer exists in Substrate; delete the sandbox');
-    applyActor(actor);
-    await suspendForDelete(actor);
-    enter('SUSPENDED', 'suspended after a failure');
-    record('Stopped', 'stopped after a failure');
-  }
-
-  async function execute(op: Operation): Promise<void> {
-    current = op;
-    try {
-      await perform(op);
-    } catch (err) {
-      op.error = err as Error;
-      if (err instanceof Superseded) {
-        // The later stop/delete decides the state; until then the actor is where it was.
-        enter(view.actorView?.status === 'RUNNING' ? 'RUNNING' : 'SUSPENDED', 'waiting for the next request');
-      } else if (!(err instanceof Refused)) {
-        fail(op.kind === 'provision' ? 'ProvisionFailed' : `${capitalize(op.kind)}Failed`, err);
-      }
-    } finally {
-      op.view = snapshot(view);
-      op.done = true;
-      current = undefined;
-    }
-  }
-
-  /** FAILED needs an operator, but is never a dead end: start retries, delete cleans up. */
-  function fail(reason: string, err: unknown): void {
+  // ---- failures ------------------------------------------------------------------------------------
+  /**
+   * After a failed transition the sandbox rests where its actor is, so the failure never strands
+   * it: a failed stop leaves it RUNNING, a failed start SUSPENDED (the caller got the error, the
+   * history has the event). Only what cannot be told apart from a broken sandbox is FAILED, with
+   * the one way out that works (failures.md in the README).
+   */
+  private async afterFailure(op: Operation, err: unknown): Promise<void> {
+    const reason = `${capitalize(op.kind === 'provision' ? 'provision' : op.kind)}Failed`;
     const message = failureMessage(err);
-    view.failure = { reason, message: `${message}. Start the sandbox to retry, or delete it.` };
-    view.waitingForCapacity = false;
-    enter('FAILED', view.failure.message);
-    record(view.failure.reason, message, 'Warning');
+    this.view.waitingForCapacity = false;
+    if (op.kind === 'provision' || (op.kind === 'start' && !this.view.actorView)) {
+      return this.fail('ProvisionFailed', `could not create the sandbox: ${message}`, 'delete');
+    }
+    if (op.kind === 'delete') return this.fail('DeleteFailed', `delete failed: ${message}`, 'delete');
+    let actor: ActorView | null;
+    try {
+      actor = await this.refreshActor('after a failure');
+    } catch {
+      return this.fail(reason, `${op.kind} failed: ${message}`, 'start');
+    }
+    if (!actor) return this.actorMissing();
+    const resting: Partial<Record<ActorStatus, SandboxState>> = {
+      RUNNING: 'RUNNING',
+      SUSPENDED: 'SUSPENDED',
+      PAUSED: 'PAUSED',
+    };
+    const state = resting[actor.status];
+    if (!state)
+      return this.fail(reason, `${op.kind} failed: ${message}; the actor was left ${actor.status}`, 'start');
+    this.enter(state, `${op.kind} failed: ${message}`);
+    if (state === 'RUNNING') this.view.lastActiveAtMs = Date.now();
+    this.record(reason, `${op.kind} failed: ${message}`, 'Warning');
   }
 
-  // ---- reconciliation with Substrate ----------------------------------------------------------
-  async function reconcile(actor: ActorView | null): Promise<void> {
+  /** FAILED needs an operator, but is never a dead end: its message names the way out. */
+  private fail(reason: string, message: string, recovery: SandboxFailure['recovery']): void {
+    const name = this.view.sandboxName || this.view.sandboxId;
+    const wayOut =
+      recovery === 'start'
+        ? `Start it to recover (openshell sandbox start ${name}), or delete it.`
+        : `Delete it (openshell sandbox delete ${name}) and create it again.`;
+    this.view.failure = { reason, message: `${message}. ${wayOut}`, recovery };
+    this.view.waitingForCapacity = false;
+    this.enter('FAILED', this.view.failure.message);
+    this.record(reason, message, 'Warning');
+  }
+
+  // ---- reconciliation with Substrate -----------------------------------------------------------------
+  private async reconcile(actor: ActorView | null): Promise<void> {
+    const view = this.view;
     if (view.state === 'DELETED' || view.state === 'PROVISIONING') return;
     if (actor === null) {
-      if (view.state !== 'FAILED') fail('ActorMissing', new Error('the actor disappeared from Substrate'));
+      if (view.state !== 'FAILED') this.actorMissing();
       return;
     }
     const known = view.actorView;
     if (known && actor.version <= known.version) return; // stale or already applied
-    applyActor(actor);
+    this.applyActor(actor);
     if (view.state === 'RUNNING' && actor.status === 'SUSPENDED') {
       // Substrate resets an actor to SUSPENDED when its worker pod dies: memory since the last
       // snapshot is gone. Desired state is still RUNNING, so restore elsewhere.
-      record(
+      this.record(
         'PodLost',
         `worker pod ${known?.podName ?? '?'} was lost; restoring from the last snapshot`,
         'Warning',
       );
-      try {
-        await resume('Recovering', 'restoring on another worker after a pod loss');
-        record('Recovered', `recovered on worker ${view.actorView?.podName}`);
-      } catch (err) {
-        fail('RecoveryFailed', err);
-      }
+      await this.attempt({ kind: 'start' }, async () => {
+        await this.resume('Recovering', 'restoring on another worker after a pod loss');
+        this.record('Recovered', `recovered on worker ${view.actorView?.podName}`);
+      });
     } else if ((view.state === 'SUSPENDED' || view.state === 'PAUSED') && actor.status === 'RUNNING') {
       view.lastActiveAtMs = Date.now();
-      enter('RUNNING', 'running (resumed by incoming traffic)');
-      record('ResumedOnTraffic', `Substrate resumed the actor on incoming traffic (worker ${actor.podName})`);
+      this.enter('RUNNING', 'running (resumed by incoming traffic)');
+      this.record(
+        'ResumedOnTraffic',
+        `Substrate resumed the actor on incoming traffic (worker ${actor.podName})`,
+      );
       if (view.hold) {
         // Quarantine outranks traffic: put it back to sleep.
-        try {
-          await suspend('Stopped', 'stop hold in force: suspending again');
-        } catch (err) {
-          fail('StopFailed', err);
-        }
+        await this.attempt({ kind: 'stop' }, () =>
+          this.suspend('Stopped', 'stop hold in force: suspending again'),
+        );
       }
     } else if (
       view.state === 'RUNNING' &&
@@ -503,129 +761,100 @@ export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView>
       known &&
       actor.podUid !== known.podUid
     ) {
-      record('Moved', `the actor now runs on worker ${actor.podName} (was ${known.podName})`, 'Warning');
-    } else {
-      publish();
+      this.record('Moved', `the actor now runs on worker ${actor.podName} (was ${known.podName})`, 'Warning');
     }
   }
 
-  // ---- handlers -------------------------------------------------------------------------------
-  const enqueue = async (op: Omit<Operation, 'done'>): Promise<Operation> => {
-    const queued: Operation = { ...op, done: false };
-    queue.push(queued);
-    await condition(() => queued.done);
-    if (queued.error) throw asUpdateFailure(queued.error);
-    return queued;
-  };
-  const notDeleted = (..._request: unknown[]) => {
-    if (view.state === 'DELETED' || queue.some((op) => op.kind === 'delete') || current?.kind === 'delete') {
-      throw new Error(`sandbox ${view.sandboxId} is being deleted`);
-    }
-  };
-  const runQueued = async (kind: OperationKind, request: Partial<Operation> = {}) =>
-    (await enqueue({ kind, ...request })).view!;
-
-  setHandler(
-    createUpdate,
-    (_request: CreateRequest) => snapshot(view), // durable once accepted; provisioning runs on
-    { validator: notDeleted },
-  );
-  setHandler(startUpdate, () => runQueued('start'), {
-    validator: () => {
-      notDeleted();
-      if (view.hold)
-        throw new Error(`sandbox ${view.sandboxId} is on hold (${view.hold.reason}); release it first`);
-    },
-  });
-  setHandler(stopUpdate, () => runQueued('stop'), { validator: notDeleted });
-  setHandler(checkpointUpdate, () => runQueued('checkpoint'), { validator: notDeleted });
-  setHandler(pauseUpdate, () => runQueued('pause'), { validator: notDeleted });
-  setHandler(migrateUpdate, (request) => runQueued('migrate', { migrate: request }), {
-    validator: notDeleted,
-  });
-  setHandler(holdUpdate, ({ reason }) => runQueued('hold', { holdReason: reason }), {
-    validator: notDeleted,
-  });
-  setHandler(releaseUpdate, () => runQueued('release'), { validator: notDeleted });
-  setHandler(deleteUpdate, async () => {
-    if (view.state === 'DELETED') return { deleted: false, view: snapshot(view) };
-    return (await enqueue({ kind: 'delete' })).result!;
-  });
-  setHandler(
-    setIdleTimeoutUpdate,
-    (timeoutMs) => {
-      view.idleTimeoutMs = timeoutMs;
-      idleSettingsChanged = true;
-      record(
-        'IdleTimeoutSet',
-        timeoutMs > 0 ? `idle timeout set to ${timeoutMs / 1000} s` : 'idle suspend disabled',
-      );
-      return snapshot(view);
-    },
-    {
-      validator: (timeoutMs) => {
-        notDeleted();
-        if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
-          throw new Error('idle timeout must be a whole number of ms ≥ 0');
-      },
-    },
-  );
-  setHandler(touchSignal, () => {
-    view.lastActiveAtMs = Date.now(); // lazy: the idle loop notices when its timer fires
-  });
-  setHandler(actorObservedSignal, (actor) => {
-    observation = { actor };
-  });
-  setHandler(viewQuery, () => snapshot(view));
-
-  // ---- main loop ----------------------------------------------------------------------------------
-  if (!input.carried) {
-    publish();
-    queue.unshift({ kind: 'provision', done: false });
-  }
-  const somethingToDo = () => queue.length > 0 || observation !== undefined || idleSettingsChanged;
-  while (view.state !== 'DELETED') {
-    const op = queue.shift();
-    if (op) {
-      await execute(op);
-      continue;
-    }
-    if (observation) {
-      const { actor } = observation;
-      observation = undefined;
-      await reconcile(actor);
-      continue;
-    }
-    idleSettingsChanged = false;
-    if (workflowInfo().continueAsNewSuggested) break;
-    const deadline = idleDeadline(view);
-    if (deadline === 0) {
-      await condition(() => somethingToDo() || workflowInfo().continueAsNewSuggested);
-    } else if (Date.now() >= deadline) {
-      queue.push({ kind: 'idleSuspend', done: false });
-    } else {
-      // The one idle timer: touches only move lastActiveAt, and the timer re-checks on firing.
-      await condition(() => somethingToDo() || workflowInfo().continueAsNewSuggested, deadline - Date.now(), {
-        summary: 'idle timer',
-      });
+  /** Runs a transition the workflow started itself (no caller to tell); a failure lands as usual. */
+  private async attempt(op: Operation, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      await this.afterFailure(op, err);
     }
   }
 
-  await condition(allHandlersFinished);
-  if (view.state === 'DELETED') return snapshot(view);
-  const continueAsNew = makeContinueAsNewFunc<typeof sandboxWorkflow>({
-    typedSearchAttributes: [
+  // ---- view, events, visibility ------------------------------------------------------------------------
+  private enter(state: SandboxState, detail: string): void {
+    this.view.state = state;
+    this.view.detail = detail;
+    if (state !== 'FAILED') this.view.failure = undefined;
+    this.publisher.markDirty();
+  }
+
+  private record(
+    reason: string,
+    message: string,
+    type: LifecycleEvent['type'] = 'Normal',
+    metadata: Record<string, string> = {},
+  ): void {
+    const event = appendEvent(this.view, { timestampMs: Date.now(), type, reason, message, metadata });
+    this.publisher.addEvent(event);
+    log.info(message, { sandboxId: this.view.sandboxId, reason });
+  }
+}
+
+/**
+ * What the sandbox shows outside its history: search attributes (the Web UI, visibility lists,
+ * the facade's watch), the status line, and its lifecycle events in the memo (`ateflow sandbox
+ * history` reads them back from history). Written once per workflow task at most, and only what
+ * changed, so a transition costs one or two history events, not one per step.
+ */
+class Publisher {
+  private published: Record<string, string> = {};
+  private dirty = true;
+  private events: LifecycleEvent[] = [];
+
+  markDirty(): void {
+    this.dirty = true;
+  }
+
+  addEvent(event: LifecycleEvent): void {
+    this.events.push(event);
+    this.dirty = true;
+  }
+
+  /** Search attributes as they should be now. */
+  attributes(view: SandboxView) {
+    const worker = view.actorView?.status === 'RUNNING' ? view.actorView.podName : '';
+    return [
       { key: SandboxStateAttribute, value: view.state },
+      { key: SandboxWorkspace, value: view.workspace },
+      { key: SandboxTemplate, value: `${view.template.namespace}/${view.template.name}` },
+      { key: SandboxWorker, value: worker },
       { key: SandboxLastActive, value: new Date(view.lastActiveAtMs) },
-    ],
-  });
-  return continueAsNew({ ...input, carried: view });
+    ];
+  }
+
+  flush(view: SandboxView): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const changed = this.attributes(view).filter(({ key, value }) => {
+      const text = value instanceof Date ? value.toISOString() : value;
+      if (this.published[key.name] === text) return false;
+      this.published[key.name] = text;
+      return true;
+    });
+    // SandboxChangedAt moves with every change: the facade's watch polls visibility for it.
+    upsertSearchAttributes([...changed, { key: SandboxChangedAt, value: new Date() }]);
+    if (this.events.length > 0) {
+      upsertMemo({ lifecycleEvents: this.events });
+      this.events = [];
+    }
+    const worker = view.actorView?.status === 'RUNNING' ? view.actorView.podName : '';
+    setCurrentDetails(`**${view.state}** — ${view.detail}${worker ? ` (worker ${worker})` : ''}`);
+  }
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
 interface ActivityWithOptions<F extends (...args: never[]) => unknown> {
   executeWithOptions(options: ActivityOptions, args: Parameters<F>): Promise<Awaited<ReturnType<F>>>;
 }
+
+const progress = (activeStep: string, detail: string) => ({
+  'openshell.progress.active_step': activeStep,
+  'openshell.progress.active_detail': detail,
+});
 
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -643,14 +872,13 @@ function failureMessage(err: unknown): string {
 
 /**
  * Update handlers must fail with ApplicationFailure, or the whole workflow task fails. The type
- * tells the facade what kind of failure it is: Refused (wrong state), Superseded (a later stop
- * or delete won), Permanent/CapacityBudgetExhausted (from Substrate), OperationFailed (other).
+ * tells the facade what kind of failure it is (failure-types.ts).
  */
-function asUpdateFailure(err: Error): ApplicationFailure {
+function asUpdateFailure(err: unknown): ApplicationFailure {
+  if (err instanceof Refused) return ApplicationFailure.nonRetryable(err.message, REFUSED);
+  if (err instanceof Superseded) return ApplicationFailure.nonRetryable(err.message, SUPERSEDED);
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof Refused) return ApplicationFailure.nonRetryable(err.message, 'Refused');
-  if (err instanceof Superseded) return ApplicationFailure.nonRetryable(err.message, 'Superseded');
-  return ApplicationFailure.nonRetryable(failureMessage(err), failureType(err) ?? 'OperationFailed');
+  return ApplicationFailure.nonRetryable(failureMessage(err), failureType(err) ?? OPERATION_FAILED);
 }
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
