@@ -150,9 +150,25 @@ export class SandboxEventSource {
     if (generation === this.generation) this.schedule(generation);
   }
 
-  /** Adds every running sandbox not yet known (the first call builds the whole snapshot). */
+  /**
+   * Adds every running sandbox not yet known (the first call builds the whole snapshot), and
+   * announces the deletion of known ones that are no longer running, in case visibility reported
+   * their close too late for a poll's lookback window to see it.
+   */
   private async syncMembership(): Promise<void> {
     const ids = await this.sandboxes.runningIds();
+    const running = new Set(ids);
+    for (const id of [...this.known.keys()].filter((known) => !running.has(known))) {
+      const execution = await this.sandboxes.describe(id);
+      if (execution?.running) continue;
+      if (execution && !execution.deleted) continue; // e.g. continued as new: the next list has it
+      this.known.delete(id);
+      this.unread.delete(id);
+      if (!this.announcedDeletions.has(id)) {
+        this.announcedDeletions.set(id, Date.now());
+        this.publish({ kind: 'deleted', sandboxId: id });
+      }
+    }
     const initial = this.known.size === 0;
     const { views, failed } = await this.sandboxes.views(ids.filter((id) => !this.known.has(id)));
     for (const view of views) {

@@ -62,23 +62,31 @@ export function endWithError<Req, Res>(
 
 /**
  * Subscribes a server stream to the event source until the client goes away or the source
- * fails (the stream then ends with the source's status); returns the snapshot to send first.
+ * fails (the stream then ends with the source's status). `onSnapshot` gets every sandbox as of
+ * subscribing, before `onChange` sees any change: changes that arrive in between are held back.
  */
 export async function followEvents<Req, Res>(
   call: ServerWritableStream<Req, Res>,
   events: SandboxEventSource,
   onChange: (change: SandboxChange) => void,
-): Promise<SandboxView[]> {
+  onSnapshot: (snapshot: SandboxView[]) => void = () => {},
+): Promise<void> {
+  let held: SandboxChange[] | undefined = [];
+  const open = () => !call.cancelled && !call.destroyed;
   const subscription = await events.subscribe({
     onChange: (change) => {
-      if (!call.cancelled && !call.destroyed) onChange(change);
+      if (held) held.push(change);
+      else if (open()) onChange(change);
     },
     onError: (err) => endWithError(call, { code: err.code, details: err.message }),
   });
   if (call.cancelled) {
     subscription.unsubscribe();
-    return [];
+    return;
   }
   for (const ending of ['cancelled', 'close', 'error']) call.once(ending, subscription.unsubscribe);
-  return subscription.snapshot;
+  onSnapshot(subscription.snapshot);
+  const waiting = held;
+  held = undefined;
+  for (const change of waiting) if (open()) onChange(change);
 }
