@@ -676,7 +676,7 @@ class Sandbox {
    * After a failed transition the sandbox rests where its actor is, so the failure never strands
    * it: a failed stop leaves it RUNNING, a failed start SUSPENDED (the caller got the error, the
    * history has the event). Only what cannot be told apart from a broken sandbox is FAILED, with
-   * the one way out that works (failures.md in the README).
+   * the one way out that works (README, "When a sandbox fails").
    */
   private async afterFailure(op: Operation, err: unknown): Promise<void> {
     const reason = `${capitalize(op.kind === 'provision' ? 'provision' : op.kind)}Failed`;

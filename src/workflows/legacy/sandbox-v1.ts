@@ -1,5 +1,5 @@
 // FROZEN: the sandbox workflow as it ran before the operation table (workflows started before that
-// change replay with this code; see src/workflows/sandbox.ts and `legacy/README.md`). Do not edit:
+// change replay with this code; see src/workflows/sandbox.ts and README.md here). Do not edit:
 // any change breaks the replay of their histories. Remove once no such workflow is open.
 //
 // The sandbox workflow: one durable execution per OpenShell sandbox (id `sandbox/<sandbox id>`).
