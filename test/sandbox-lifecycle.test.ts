@@ -171,6 +171,37 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
     assert.ok(!after.events.some((event) => event.reason === 'ActorMissing'));
   });
 
+  it('reconciles every other sandbox when one cannot be reached in a sweep', async () => {
+    const unreachable = await runningSandbox();
+    const victim = await runningSandbox();
+    // A Temporal client whose query of one sandbox always fails (as a stuck query times out).
+    const client = stack.env.client;
+    const failing = Object.create(client.workflow) as typeof client.workflow;
+    failing.getHandle = ((workflowId: string, ...rest: unknown[]) => {
+      const handle = client.workflow.getHandle(workflowId, ...(rest as []));
+      if (workflowId !== `sandbox/${unreachable.sandboxId}`) return handle;
+      return { ...handle, query: () => Promise.reject(new Error('query timed out')) };
+    }) as typeof client.workflow.getHandle;
+    const flaky = Object.assign(Object.create(client) as typeof client, { workflow: failing });
+    const errors: string[] = [];
+    const observer = new FleetObserver(stack.ateapi, flaky, (id) => errors.push(id));
+    await observer.pollOnce();
+    // Both pods die. Before, the failed query threw out of the sweep (whatever the list order,
+    // the sweep failed); now the sweep returns with both handled and the failure counted.
+    stack.sim.core.killWorker(unreachable.actorView!.podName);
+    stack.sim.core.killWorker(victim.actorView!.podName);
+    const report = await observer.pollOnce();
+    assert.ok(report.failed >= 1 && errors.includes(unreachable.sandboxId), JSON.stringify(report));
+    assert.ok(report.changed >= 2, JSON.stringify(report));
+    const recovered = await waitForView(
+      stack,
+      victim.sandboxId,
+      (view) => view.events.some((event) => event.reason === 'Recovered') && view.state === 'RUNNING',
+      'recovery of the reachable sandbox',
+    );
+    assert.ok(recovered.events.some((event) => event.reason === 'PodLost'));
+  });
+
   it('pauses, and deletes a paused sandbox (resume, suspend, delete)', async () => {
     const view = await runningSandbox();
     const paused = await handleOf(stack, view.sandboxId).executeUpdate(pauseUpdate);

@@ -29,6 +29,8 @@ export interface ObservationReport {
   actors: number;
   changed: number;
   signalled: number;
+  /** Actors whose sandbox could not be reached this sweep (retried on the next one). */
+  failed: number;
 }
 
 export class FleetObserver {
@@ -38,32 +40,48 @@ export class FleetObserver {
   constructor(
     private readonly ateapi: AteapiClient,
     private readonly temporal: Client,
+    /** Told about each sandbox a sweep could not reconcile (default: silent). */
+    private readonly onSweepError?: (sandboxId: string, err: unknown) => void,
   ) {}
 
   /** One sweep: list, diff, and signal where the workflow's view disagrees with Substrate. */
   async pollOnce(): Promise<ObservationReport> {
     const actors = (await this.ateapi.listAllActors()).map(toActorView);
     const current = new Map(actors.map((actor) => [key(actor), actor]));
-    let changed = 0;
-    let signalled = 0;
+    const report: ObservationReport = { actors: actors.length, changed: 0, signalled: 0, failed: 0 };
+    // Each actor on its own: one sandbox that cannot be reached (a stuck query, an odd workflow)
+    // must not keep the others from being reconciled. It stays unseen, so the next sweep retries.
+    const handle = async (
+      name: string,
+      seenKey: string,
+      observe: () => Promise<ActorView | null | 'unchanged'>,
+    ) => {
+      try {
+        const actor = await observe();
+        if (actor === 'unchanged') return;
+        report.changed++;
+        if (await this.reconcile(name, actor)) report.signalled++;
+        if (actor) this.seen.set(seenKey, actor);
+        else this.seen.delete(seenKey);
+      } catch (err) {
+        report.failed++;
+        this.onSweepError?.(name, err);
+      }
+    };
     for (const actor of actors) {
       if (this.seen.get(key(actor))?.version === actor.version) continue;
-      changed++;
-      if (await this.reconcile(actor.ref.name, actor)) signalled++;
-      this.seen.set(key(actor), actor);
+      await handle(actor.ref.name, key(actor), () => Promise.resolve(actor));
     }
-    for (const [missing, last] of this.seen) {
+    for (const [missing, last] of [...this.seen]) {
       if (current.has(missing)) continue;
       // ListActors pages are soft (upstream: items may be missed while data changes), so an
       // actor absent from one sweep is only gone if GetActor says so.
-      const actor = await this.lookUp(last);
-      if (actor?.version === last.version) continue;
-      changed++;
-      if (await this.reconcile(last.ref.name, actor)) signalled++;
-      if (actor) this.seen.set(missing, actor);
-      else this.seen.delete(missing);
+      await handle(last.ref.name, missing, async () => {
+        const actor = await this.lookUp(last);
+        return actor?.version === last.version ? 'unchanged' : actor;
+      });
     }
-    return { actors: actors.length, changed, signalled };
+    return report;
   }
 
   /** The actor as GetActor reports it now; null when it no longer exists. */
