@@ -55,6 +55,42 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
     workload(view, `/memory/${key}`, { method: 'PUT', body: JSON.stringify(value) });
   const recall = (view: SandboxView) => workload(view, '/memory') as Promise<Record<string, string>>;
 
+  it('reconciles every other sandbox when one cannot be reached in a sweep', async () => {
+    const unreachable = await runningSandbox();
+    const victim = await runningSandbox();
+    // A Temporal client whose query of one sandbox always fails (as a stuck query times out).
+    const client = stack.env.client;
+    const failing = Object.create(client.workflow) as typeof client.workflow;
+    failing.getHandle = ((workflowId: string, ...rest: unknown[]) => {
+      const handle = client.workflow.getHandle(workflowId, ...(rest as []));
+      if (workflowId !== `sandbox/${unreachable.sandboxId}`) return handle;
+      return { ...handle, query: () => Promise.reject(new Error('query timed out')) };
+    }) as typeof client.workflow.getHandle;
+    const flaky = Object.assign(Object.create(client) as typeof client, { workflow: failing });
+    const errors: string[] = [];
+    const observer = new FleetObserver(stack.ateapi, flaky, (id) => errors.push(id));
+    await observer.pollOnce();
+    // Both actors are suspended behind their workflows' backs (as a pod loss does). Before, the
+    // failed query threw out of the sweep whatever the list order; now the sweep returns with
+    // both handled and the failure counted.
+    await stack.ateapi.suspendActor(unreachable.actor);
+    await stack.ateapi.suspendActor(victim.actor);
+    const report = await observer.pollOnce();
+    assert.ok(report.failed >= 1 && errors.includes(unreachable.sandboxId), JSON.stringify(report));
+    assert.ok(report.changed >= 2, JSON.stringify(report));
+    const recovered = await waitForView(
+      stack,
+      victim.sandboxId,
+      (view) => view.events.some((event) => event.reason === 'Recovered') && view.state === 'RUNNING',
+      'recovery of the reachable sandbox',
+    );
+    assert.ok(recovered.events.some((event) => event.reason === 'PodLost'));
+    for (const view of [unreachable, victim]) {
+      await waitForView(stack, view.sandboxId, (v) => v.state === 'RUNNING', 'recovery');
+      await handleOf(stack, view.sandboxId).executeUpdate(deleteUpdate); // free the workers
+    }
+  });
+
   it('creates idempotently: a repeated create returns the same sandbox and makes one actor', async () => {
     const input = sandboxInput();
     const first = await createSandbox(stack, input);
@@ -169,37 +205,6 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
     const after = await waitForView(stack, view.sandboxId, () => true, 'a view');
     assert.equal(after.state, 'RUNNING');
     assert.ok(!after.events.some((event) => event.reason === 'ActorMissing'));
-  });
-
-  it('reconciles every other sandbox when one cannot be reached in a sweep', async () => {
-    const unreachable = await runningSandbox();
-    const victim = await runningSandbox();
-    // A Temporal client whose query of one sandbox always fails (as a stuck query times out).
-    const client = stack.env.client;
-    const failing = Object.create(client.workflow) as typeof client.workflow;
-    failing.getHandle = ((workflowId: string, ...rest: unknown[]) => {
-      const handle = client.workflow.getHandle(workflowId, ...(rest as []));
-      if (workflowId !== `sandbox/${unreachable.sandboxId}`) return handle;
-      return { ...handle, query: () => Promise.reject(new Error('query timed out')) };
-    }) as typeof client.workflow.getHandle;
-    const flaky = Object.assign(Object.create(client) as typeof client, { workflow: failing });
-    const errors: string[] = [];
-    const observer = new FleetObserver(stack.ateapi, flaky, (id) => errors.push(id));
-    await observer.pollOnce();
-    // Both pods die. Before, the failed query threw out of the sweep (whatever the list order,
-    // the sweep failed); now the sweep returns with both handled and the failure counted.
-    stack.sim.core.killWorker(unreachable.actorView!.podName);
-    stack.sim.core.killWorker(victim.actorView!.podName);
-    const report = await observer.pollOnce();
-    assert.ok(report.failed >= 1 && errors.includes(unreachable.sandboxId), JSON.stringify(report));
-    assert.ok(report.changed >= 2, JSON.stringify(report));
-    const recovered = await waitForView(
-      stack,
-      victim.sandboxId,
-      (view) => view.events.some((event) => event.reason === 'Recovered') && view.state === 'RUNNING',
-      'recovery of the reachable sandbox',
-    );
-    assert.ok(recovered.events.some((event) => event.reason === 'PodLost'));
   });
 
   it('pauses, and deletes a paused sandbox (resume, suspend, delete)', async () => {
