@@ -122,6 +122,8 @@ export interface ControlApiDeps {
   lifecycle: Lifecycle;
   /** DebugClear hook: drop locks, schedule the worker resync. */
   afterDebugClear: () => void;
+  /** DeleteActor hook: what ran for the actor (process actors) goes with it. */
+  afterActorDeleted?: (atespace: string, name: string) => Promise<void>;
 }
 
 export function controlHandlers({
@@ -129,6 +131,7 @@ export function controlHandlers({
   templates,
   lifecycle,
   afterDebugClear,
+  afterActorDeleted,
 }: ControlApiDeps): ControlHandlers {
   return {
     async GetActor(req) {
@@ -214,6 +217,7 @@ export function controlHandlers({
       if (!result.deleted && result.reason === 'not-suspended') {
         throw failedPrecondition(`Actor ${name} is not suspended (status: ${result.status})`);
       }
+      await afterActorDeleted?.(atespace, name);
       return {};
     },
 

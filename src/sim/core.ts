@@ -8,6 +8,7 @@ import { controlHandlers } from './control-api';
 import { FaultInjector } from './faults';
 import { GoldenController } from './golden';
 import { LatencyModel } from './latency';
+import { ProcessRuntime, type ProcessRuntimeOptions } from './processes';
 import { Lifecycle, LIFECYCLE_DEADLINE_MS } from './lifecycle';
 import { ActorLocks } from './locks';
 import { ControlPipeline } from './pipeline';
@@ -27,6 +28,8 @@ export interface CoreOptions {
   workerResyncMs?: number;
   /** Makes the ActorTemplate store, e.g. one mirrored from a Kubernetes API server; default in-memory. */
   templateStore?: (random: Random) => TemplateStore;
+  /** Run each actor's main container as a real process (processes.ts); default off. */
+  processes?: ProcessRuntimeOptions;
 }
 
 export class SimulatorCore {
@@ -44,6 +47,8 @@ export class SimulatorCore {
   readonly lifecycle: Lifecycle;
   readonly pipeline: ControlPipeline;
   readonly golden: GoldenController;
+  /** Process actors' runtime, when enabled. */
+  readonly processes?: ProcessRuntime;
   private readonly workerResyncMs: number;
 
   constructor(private readonly options: CoreOptions) {
@@ -55,7 +60,8 @@ export class SimulatorCore {
       this.isPodBusy(pod),
     );
     this.faults = new FaultInjector(this.random);
-    this.atelets = new Atelets(this.cluster, this.snapshots, this.latency, this.faults);
+    this.processes = options.processes ? new ProcessRuntime(options.processes) : undefined;
+    this.atelets = new Atelets(this.cluster, this.snapshots, this.latency, this.faults, this.processes);
     this.syncer = new WorkerSyncer(this.store, this.cluster);
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -71,6 +77,7 @@ export class SimulatorCore {
       templates: this.templates,
       lifecycle: this.lifecycle,
       afterDebugClear: () => this.afterDebugClear(),
+      afterActorDeleted: (atespace, name) => this.atelets.actorDeleted(atespace, name),
     });
     this.pipeline = new ControlPipeline(handlers, this.faults, this.latency);
     this.golden = new GoldenController(this.templates, this.pipeline, this.latency, this.random, this.timers);
@@ -91,6 +98,12 @@ export class SimulatorCore {
 
   stop(): void {
     this.timers.stop();
+    this.processes?.killAllNow();
+  }
+
+  /** Kills every actor process and removes what they left (process actors). */
+  async stopProcesses(): Promise<void> {
+    await this.processes?.stopAll();
   }
 
   // --- operator actions (admin API, CLI, tests) ---
@@ -126,6 +139,7 @@ export class SimulatorCore {
   killNode(name: string): Pod[] {
     const pods = this.cluster.killNode(name);
     this.snapshots.dropNode(name);
+    this.atelets.nodeGone(name);
     return pods;
   }
 
@@ -142,6 +156,7 @@ export class SimulatorCore {
   /** Locks go with the flush; worker records come back at the next resync. */
   private afterDebugClear(): void {
     this.locks.clear();
+    void this.atelets.releaseHeldProcesses();
     this.timers.after(this.workerResyncMs, () => this.syncer.resync());
   }
 }

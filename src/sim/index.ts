@@ -17,6 +17,7 @@ import {
   type RestoreSummary,
 } from './persistence';
 import { controlService, listen, shutdown } from './grpc';
+import type { FreezerMode } from './processes';
 import { TrafficResumer } from './router';
 import { createCertificateAuthority, createServerCertificate } from './x509';
 
@@ -24,6 +25,7 @@ export type { ClusterSpec } from './cluster/spec';
 export { DEFAULT_TEMPLATE, defaultCluster, loadClusterFile, parseClusterYaml } from './cluster/spec';
 export type { AuthOptions } from './auth';
 export { SimulatorCore } from './core';
+export type { ActorProcessInfo, FreezerMode } from './processes';
 
 /** The DNS name ate-api-server's certificate carries. */
 export const SERVER_NAME = 'api.ate-system.svc';
@@ -62,6 +64,18 @@ export interface SimulatorOptions {
   templateStore?: CoreOptions['templateStore'];
   /** Keep state across restarts (atespaces, actors, snapshots, templates, secrets). */
   persistence?: StatePersistence;
+  /**
+   * Run each actor's main container (containers[0] with a command) as a real process on this
+   * machine, in its own mount, network and pid namespaces; suspend and pause freeze it, a
+   * restore thaws it. Linux, as root (unshare, ip, mount). Default false: in-memory workloads only.
+   */
+  processActors?: boolean;
+  /** Process actors: one log file per actor (stdout and stderr); default a temporary directory removed on stop. */
+  processLogDir?: string;
+  /** Process actors: 'auto' (default) the cgroup v1 freezer when writable, else SIGSTOP; or force one. */
+  processFreezer?: FreezerMode;
+  /** Process actors: the unshare binary (default `unshare` from PATH). */
+  processUnshare?: string;
 }
 
 /** Where the simulator keeps its state across restarts (`ateflow dev`). */
@@ -122,6 +136,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     lifecycleDeadlineMs: options.lifecycleDeadlineMs,
     workerResyncMs: options.workerResyncMs,
     templateStore: options.templateStore,
+    processes: options.processActors
+      ? { logDir: options.processLogDir, freezer: options.processFreezer, unshare: options.processUnshare }
+      : undefined,
   });
   const saved = options.persistence ? readStateFile(options.persistence.file) : undefined;
   const restored = saved ? restoreState(core, saved) : undefined;
@@ -178,7 +195,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         clearInterval(saver);
         save();
         core.stop();
-        await Promise.all([shutdown(control), shutdown(admin), dataPlane.close()]);
+        await Promise.all([shutdown(control), shutdown(admin), dataPlane.close(), core.stopProcesses()]);
       },
     };
   } catch (err) {
@@ -186,7 +203,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     core.stop();
     control.forceShutdown();
     admin.forceShutdown();
-    await dataPlane.close();
+    await Promise.all([dataPlane.close(), core.stopProcesses()]);
     throw err;
   }
 }

@@ -67,7 +67,7 @@ export class Lifecycle {
 
   resume(ref: ActorRef, boot: boolean, callSignal: AbortSignal): Promise<StoredActor> {
     return this.locked(ref.name, callSignal, async (signal) => {
-      const call: AteletCall = { rpc: 'ResumeActor', actorName: ref.name, signal };
+      const call: AteletCall = { rpc: 'ResumeActor', actorName: ref.name, atespace: ref.atespace, signal };
       let actor = this.loadActor(ref);
       const template = await step('LoadActorForResume', () => this.loadTemplate(actor));
       if (actor.status === Actor_Status.STATUS_RUNNING) return actor;
@@ -116,7 +116,12 @@ export class Lifecycle {
             throw new Error(`actor is in ${state} state but has no active worker`);
           const pod = cluster.findPod(current.ateomPodNamespace, current.ateomPodName);
           if (!pod) return; // dangling worker: the pod is gone, nothing to checkpoint
-          const call: AteletCall = { rpc: names.rpc, actorName: ref.name, signal };
+          const call: AteletCall = {
+            rpc: names.rpc,
+            actorName: ref.name,
+            atespace: ref.atespace,
+            signal,
+          };
           await atelets.checkpoint(
             pod,
             kind === 'suspend'
@@ -218,14 +223,17 @@ export class Lifecycle {
     actor: StoredActor,
     template: ActorTemplate,
     boot: boolean,
-    call: AteletCall,
+    resumeCall: AteletCall,
   ): Promise<void> {
     const { cluster, atelets } = this.deps;
     const pod = cluster.findPod(actor.ateomPodNamespace, actor.ateomPodName);
     if (!pod || pod.phase !== 'Running') {
       throw new Error(`worker pod ${actor.ateomPodNamespace}/${actor.ateomPodName} not found`);
     }
-    this.resolveEnv(template);
+    const env = this.resolveEnv(template);
+    // The main container, for process actors (one without a command runs no process).
+    const command = template.spec.containers?.[0]?.command ?? [];
+    const call = command.length > 0 ? { ...resumeCall, main: { argv: command, env } } : resumeCall;
     const own = actor.latestSnapshotInfo;
     if (own && own.type === SnapshotType.SNAPSHOT_TYPE_EXTERNAL) {
       await atelets.restore(
@@ -247,15 +255,26 @@ export class Lifecycle {
     }
   }
 
-  /** Secret-backed env must resolve; the worker is already claimed when this fails. */
-  private resolveEnv(template: ActorTemplate): void {
+  /**
+   * Secret-backed env must resolve; the worker is already claimed when this fails. Returns the
+   * main container's env with its secrets resolved (an optional missing one is left unset).
+   */
+  private resolveEnv(template: ActorTemplate): Record<string, string> {
     const namespace = template.metadata.namespace;
-    for (const container of template.spec.containers ?? []) {
+    const main: Record<string, string> = {};
+    for (const [index, container] of (template.spec.containers ?? []).entries()) {
       for (const env of container.env ?? []) {
         const ref = env.valueFrom?.secretKeyRef;
-        if (!ref) continue;
+        if (!ref) {
+          if (index === 0 && env.value !== undefined) main[env.name] = env.value;
+          continue;
+        }
         const found = this.deps.cluster.secretValue(namespace, ref.name, ref.key);
-        if (ref.optional || 'value' in found) continue;
+        if ('value' in found) {
+          if (index === 0) main[env.name] = found.value;
+          continue;
+        }
+        if (ref.optional) continue;
         const where = `container "${container.name}" env "${env.name}"`;
         throw failedPrecondition(
           found.missing === 'secret'
@@ -264,6 +283,7 @@ export class Lifecycle {
         );
       }
     }
+    return main;
   }
 
   /** A cold boot needs sandbox assets: the pool's named SandboxConfig or its class's one default. */
