@@ -4,6 +4,8 @@
 #   1. npm dependencies (npm ci when node_modules is missing or older than package-lock.json)
 #   2. the Temporal server binaries (scripts/setup-temporal.sh, cached in .tools/)
 #   3. generated protobuf code (src/gen/, when missing or older than proto/)
+#   4. the OpenShell gateway, CLI and supervisor, when shared/tools has them (scripts/openshell.sh;
+#      without them the tests that drive a real gateway skip and say why)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +22,5 @@ if [ ! -d src/gen ] || [ -n "$(find proto buf.gen.yaml -newer src/gen -print -qu
   npm run --silent gen
   touch src/gen
 fi
+
+scripts/openshell.sh >/dev/null 2>&1 || true

@@ -129,7 +129,7 @@ describe('DriverSandbox conditions', () => {
     assert.equal(byType.Suspended?.status, 'True');
     assert.equal(byType.Ready?.status, 'False');
     assert.equal(byType.Ready?.reason, 'DependenciesNotReady'); // transient: the gateway keeps it Stopped
-    assert.match(byType.Ready!.message, /stop failed: boom/);
+    assert.match(byType.Ready.message, /stop failed: boom/);
   });
 
   it('turns lifecycle events into ateflow platform events with their progress metadata', () => {

@@ -173,7 +173,9 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
       key: TOKEN_SECRET_KEY,
     });
 
-    const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret(tokenSecretRef(ref, 'secret-token'));
+    const secret = await admin
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret(tokenSecretRef(ref, 'secret-token'));
     assert.equal(Buffer.from(secret.data?.[TOKEN_SECRET_KEY] ?? '', 'base64').toString(), 'secret-token');
     assert.equal(secret.metadata?.annotations?.[OWNER_ANNOTATION], ownerOf('sb-create'));
   });
@@ -300,7 +302,8 @@ describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
     assert.equal(await runActivity(acts, 'deleteOwnedTemplate', foreign, 'sb-own').result, 'not-owned');
     assert.ok(await store.get(foreign), 'the foreign template is kept');
     assert.equal(
-      await runActivity(acts, 'deleteOwnedTemplate', owned, 'sb-own', tokenSecretRef(owned, 'secret-token')).result,
+      await runActivity(acts, 'deleteOwnedTemplate', owned, 'sb-own', tokenSecretRef(owned, 'secret-token'))
+        .result,
       'deleted',
     );
     await until('the owned template to be gone', async () => (await store.get(owned)) === null);

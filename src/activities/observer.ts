@@ -12,7 +12,8 @@ export function observerActivities(observer: FleetObserver) {
       while (Date.now() < until && !cancellationSignal.aborted) {
         try {
           const report = await observer.pollOnce();
-          if (report.signalled > 0 || report.failed > 0) log.info('fleet observer signalled sandboxes', { ...report });
+          if (report.signalled > 0 || report.failed > 0)
+            log.info('fleet observer signalled sandboxes', { ...report });
           heartbeat(report);
         } catch (err) {
           if (cancellationSignal.aborted) return; // the worker is shutting down: nothing to report

@@ -2,7 +2,10 @@
 //   - the Temporal dev server (child process; SQLite under the data dir; Web UI; our search
 //     attributes registered),
 //   - in-process: the Substrate simulator (state saved under the data dir), a worker, and the
-//     driver facade (ComputeDriver + ateflow.v1 Operations on a Unix socket and on TCP).
+//     driver facade (ComputeDriver + ateflow.v1 Operations on a Unix socket and on TCP),
+//   - when the OpenShell binaries are there (scripts/openshell.sh): a real OpenShell gateway wired
+//     to the facade (child process; state under <data dir>/gateway), and the simulator runs every
+//     sandbox's supervisor as a real process that connects to it, so the `openshell` CLI works.
 // Ctrl-C stops everything; the next start finds its sandboxes again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -24,6 +27,8 @@ import { DEV_GATEWAY_PORT, DEV_SANDBOX_IMAGE, devCluster } from '../demo/cluster
 import { startDriverFromConfig } from '../driver/main';
 import { loadDriverSettings } from '../driver/settings';
 import { logger } from '../logger';
+import { locateOpenShell, type OpenShellBinaries } from '../openshell/binaries';
+import { startGateway, type RunningGateway } from '../openshell/gateway';
 import { loadClusterFile, startSimulator, type Simulator } from '../sim';
 import { startKubeBackedSimulator } from '../sim/kube';
 import { temporalCliPath } from '../temporal/binaries';
@@ -53,6 +58,8 @@ export interface DevStackOptions {
   driverTcpPort?: number;
   /** The OpenShell gateway's port (default 7300); sandboxes get it as OPENSHELL_ENDPOINT. */
   gatewayPort?: number;
+  /** Start a real OpenShell gateway: default when its binaries are found; false never. */
+  gateway?: boolean;
   /** Pre-bundled workflow code (tests bundle once per process). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Progress lines while starting and stopping; default console.log. */
@@ -67,6 +74,8 @@ export interface DevStack {
   driverSocket: string;
   driverTcp: string;
   sim: Simulator;
+  /** The real OpenShell gateway, when one runs (else why not). */
+  gateway: RunningGateway | { missing: string };
   taskQueue: string;
   /** Sandbox workflows that were already there at start (found again after a restart). */
   sandboxesFound: number;
@@ -312,6 +321,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   };
   const driverSocket = resolve(settings.socketPath);
   temporalCliPath(); // a missing binary is reported before anything starts
+  const openShell: OpenShellBinaries | { skip: string } =
+    options.gateway === false ? { skip: 'not asked for' } : locateOpenShell();
+  if ('skip' in openShell && options.gateway === true) throw new DevStartError(openShell.skip);
+  const withGateway = !('skip' in openShell);
 
   mkdirSync(dataDir, { recursive: true });
   await stopLeftoverTemporal(dataDir, driverSocket, log);
@@ -324,6 +337,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       { what: 'simulator admin', key: 'ATEFLOW_SIM_ADMIN', ...admin },
       { what: 'simulator data plane', key: '--data-plane-port', host: ateapi.host, port: dataPlanePort },
       { what: 'compute driver TCP', key: 'ATEFLOW_DRIVER_TCP_PORT', host: '127.0.0.1', port: driverTcpPort },
+      ...(withGateway
+        ? [{ what: 'OpenShell gateway', key: '--gateway-port', host: '127.0.0.1', port: gatewayPort }]
+        : []),
     ],
     driverSocket,
   );
@@ -353,6 +369,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           ...listen,
           cluster: options.clusterFile ? loadClusterFile(options.clusterFile) : devCluster(),
           persistence: { file: join(dataDir, 'simulator-state.json') },
+          // Sandboxes' supervisors as real processes, so that they connect to the real gateway.
+          processActors: withGateway,
+          processLogDir: join(dataDir, 'actors'),
         });
     cleanups.push(() => sim.stop());
 
@@ -372,6 +391,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       ATEFLOW_ATEAPI_ENDPOINT: sim.address,
       ATEFLOW_SIM_ADMIN: sim.adminAddress,
       ATEFLOW_KUBECONFIG: options.kubeconfig ?? config.ATEFLOW_KUBECONFIG,
+      // The simulator runs "images" on this machine: the supervisor is the unpacked binary.
+      ...(withGateway && !process.env.ATEFLOW_SUPERVISOR_PATH
+        ? { ATEFLOW_SUPERVISOR_PATH: openShell.supervisor }
+        : {}),
     });
     cleanups.push(async () => {
       deps.ateapi.close();
@@ -391,6 +414,18 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const facade = await startDriverFromConfig({ ...config, ATEFLOW_DATA_DIR: dataDir }, settings);
     cleanups.push(() => facade.close());
 
+    let gateway: DevStack['gateway'] = { missing: 'skip' in openShell ? openShell.skip : '' };
+    if (withGateway) {
+      const running = await startGateway({
+        stateDir: join(dataDir, 'gateway'),
+        driverSocket: facade.socketPath,
+        port: gatewayPort,
+        binary: openShell.gateway,
+      });
+      cleanups.push(() => running.stop()); // before the facade: the gateway is its client
+      gateway = running;
+    }
+
     const sandboxesFound = await deps.client.workflow
       .count(`WorkflowType = 'sandboxWorkflow' AND ExecutionStatus = 'Running'`)
       .then((c) => c.count)
@@ -405,6 +440,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       driverSocket: facade.socketPath,
       driverTcp: facade.tcpAddress ?? '',
       sim,
+      gateway,
       taskQueue: config.ATEFLOW_TASK_QUEUE,
       sandboxesFound,
       stopped: running,
@@ -438,6 +474,17 @@ export function describeDevStack(stack: DevStack, latencyScale: number): string 
         `SUSPENDED because their worker pods are new; ${restored.templates} templates).`,
     );
   }
+  if ('endpoint' in stack.gateway) {
+    lines.push(
+      `  OpenShell gateway     ${stack.gateway.endpoint}  (log ${stack.gateway.logFile})`,
+      'Use the openshell CLI (in another terminal):',
+      `  export OPENSHELL_GATEWAY_ENDPOINT=${stack.gateway.endpoint}`,
+      '  openshell sandbox create --name hello -- sleep infinity',
+      '  openshell sandbox exec -n hello -- uname -a',
+    );
+  } else {
+    lines.push(`  OpenShell gateway     not started: ${stack.gateway.missing}`);
+  }
   lines.push('Try it: npm run ateflow -- demo   (in another terminal)', 'Press Ctrl-C to stop.');
   return lines.join('\n');
 }
@@ -448,6 +495,8 @@ export interface DevFlags {
   kube?: string;
   dataPlanePort?: number;
   driverTcpPort?: number;
+  gatewayPort?: number;
+  gateway?: boolean;
 }
 
 /** `ateflow dev`: runs until Ctrl-C. */
@@ -460,6 +509,8 @@ export async function runDev(config: Config, flags: DevFlags): Promise<void> {
     kubeconfig: flags.kube,
     dataPlanePort: flags.dataPlanePort,
     driverTcpPort: flags.driverTcpPort,
+    gatewayPort: flags.gatewayPort,
+    gateway: flags.gateway,
   }).catch((err: unknown) => {
     if (err instanceof DevStartError) {
       console.error(`ateflow dev: ${err.message}`);
@@ -517,6 +568,8 @@ export function devCommand(): Command {
       '--driver-tcp-port <port>',
       `facade TCP port (default $ATEFLOW_DRIVER_TCP_PORT, else ${DEV_DRIVER_TCP_PORT})`,
     )
+    .option('--gateway-port <port>', 'OpenShell gateway port', String(DEV_GATEWAY_PORT))
+    .option('--no-gateway', 'do not start the OpenShell gateway even when its binaries are there')
     .action(
       async (flags: {
         latencyScale: string;
@@ -524,6 +577,8 @@ export function devCommand(): Command {
         kube?: string;
         dataPlanePort: string;
         driverTcpPort?: string;
+        gatewayPort: string;
+        gateway: boolean;
       }) => {
         if (flags.cluster && flags.kube) throw new Error('use either --cluster or --kube, not both');
         const latencyScale = Number(flags.latencyScale);
@@ -535,6 +590,9 @@ export function devCommand(): Command {
           kube: flags.kube,
           dataPlanePort: parsePort(flags.dataPlanePort),
           driverTcpPort: flags.driverTcpPort === undefined ? undefined : parsePort(flags.driverTcpPort),
+          gatewayPort: parsePort(flags.gatewayPort),
+          // --no-gateway: never; otherwise whenever the binaries are found.
+          gateway: flags.gateway ? undefined : false,
         });
       },
     );

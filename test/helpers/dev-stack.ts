@@ -31,10 +31,20 @@ export interface TestDevStack {
   teardown(): Promise<void>;
 }
 
-export async function startTestDevStack(latencyScale = 0.02): Promise<TestDevStack> {
+export interface TestDevStackOptions {
+  /** Also a real OpenShell gateway (and process-backed actors); default false. */
+  gateway?: boolean;
+  /** Extra configuration (src/config.ts keys). */
+  env?: Record<string, string>;
+}
+
+export async function startTestDevStack(
+  latencyScale = 0.02,
+  options: TestDevStackOptions = {},
+): Promise<TestDevStack> {
   const dir = mkdtempSync(join(tmpdir(), 'ateflow-dev-'));
-  const [temporal, ui, ateapi, admin, dataPlanePort, driverTcpPort] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
+  const [temporal, ui, ateapi, admin, dataPlanePort, driverTcpPort, gatewayPort] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
   );
   const config = loadConfig({
     ATEFLOW_TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
@@ -44,6 +54,7 @@ export async function startTestDevStack(latencyScale = 0.02): Promise<TestDevSta
     ATEFLOW_DATA_DIR: join(dir, 'data'),
     ATEFLOW_OBSERVE_INTERVAL: '200ms',
     ATEFLOW_WATCH_POLL_INTERVAL: '100ms',
+    ...options.env,
   });
   const bundle = await workflowBundle(require.resolve('../../src/workflows'));
   const start = () =>
@@ -52,6 +63,8 @@ export async function startTestDevStack(latencyScale = 0.02): Promise<TestDevSta
       latencyScale,
       dataPlanePort,
       driverTcpPort,
+      gatewayPort,
+      gateway: options.gateway ?? false,
       workflowBundle: bundle,
       log: () => undefined,
     });
