@@ -475,10 +475,12 @@ export function describeDevStack(stack: DevStack, latencyScale: number): string 
     );
   }
   if ('endpoint' in stack.gateway) {
+    const bins = locateOpenShell();
+    const path = 'dir' in bins ? ` PATH=${bins.dir}:$PATH` : '';
     lines.push(
       `  OpenShell gateway     ${stack.gateway.endpoint}  (log ${stack.gateway.logFile})`,
       'Use the openshell CLI (in another terminal):',
-      `  export OPENSHELL_GATEWAY_ENDPOINT=${stack.gateway.endpoint}`,
+      `  export OPENSHELL_GATEWAY_ENDPOINT=${stack.gateway.endpoint}${path}`,
       '  openshell sandbox create --name hello -- sleep infinity',
       '  openshell sandbox exec -n hello -- uname -a',
     );
