@@ -12,25 +12,15 @@ import { errorText, runOpenShell, type CliResult } from '../src/openshell/cli';
 import type { RunningGateway } from '../src/openshell/gateway';
 import { DEV_SANDBOX_IMAGE } from '../src/demo/cluster';
 import { startTestDevStack, type TestDevStack } from './helpers/dev-stack';
+import { eventually as pollUntil } from './helpers/sim';
 
 const found = locateOpenShell();
 // In CI the binaries must be there (.ci/run unpacks them): a missing part fails, never skips.
 const skip = 'skip' in found && !process.env.CI ? found.skip : false;
 
-/** Polls `check` every 200 ms until it gives a value; fails after `timeoutMs` saying what it awaited. */
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Polls a CLI-backed `check` every 200 ms until it gives a value. */
+const eventually = <T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000) =>
+  pollUntil(check, timeoutMs, 200, what);
 
 const netnsEntries = () => {
   try {

@@ -166,13 +166,15 @@ export async function startSim(options: SimulatorOptions = {}): Promise<SimHarne
 export async function eventually<T>(
   check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 5000,
+  intervalMs = 5,
+  what = 'condition',
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > until) assert.fail('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
+    if (Date.now() > until) assert.fail(`${what} not met in time`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
