@@ -1,7 +1,7 @@
 // Turns any failure of a Substrate or template-store call into the Temporal failure the workflow
 // acts on: retryable ones keep the activity's retry policy; capacity and permanent ones stop
 // retrying at once and carry their type (src/workflows/failure-types.ts).
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { classifyFailure, describeFailure } from '../substrate/errors';
 import { NO_CAPACITY, PERMANENT, RETRYABLE } from '../workflows/failure-types';
 
@@ -23,6 +23,9 @@ export async function attempt<T>(action: string, call: () => Promise<T>): Promis
   try {
     return await call();
   } catch (err) {
+    // The activity was cancelled (the workflow moved on, or the worker stops): that is no failure
+    // of the call, and Temporal must see the cancellation as such.
+    if (err instanceof CancelledFailure) throw err;
     throw toActivityFailure(err, action);
   }
 }
