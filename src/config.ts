@@ -72,6 +72,13 @@ const schema = z.object({
   ATEFLOW_SNAPSHOT_LOCATION: z.string().default('gs://ateflow-snapshots/'),
   /** OPENSHELL_ENDPOINT injected into sandboxes (the gateway as seen from inside); required for OpenShell sandboxes. */
   ATEFLOW_GATEWAY_ENDPOINT: z.string().default(''),
+  /**
+   * The gateway's gRPC URL as the facade reaches it, to see sandboxes being used (exec, SSH,
+   * port-forward move the idle clock): default ATEFLOW_GATEWAY_ENDPOINT; `off` disables.
+   */
+  ATEFLOW_GATEWAY_API: z.string().default(''),
+  /** A bearer token file for that API (a user allowed sandbox:read); re-read on every stream. */
+  ATEFLOW_GATEWAY_API_TOKEN_FILE: z.string().optional(),
   /** The OpenShell supervisor binary inside sandbox images (the simulator runs it from the host). */
   ATEFLOW_SUPERVISOR_PATH: z.string().min(1).default('/opt/openshell/bin/openshell-sandbox'),
 

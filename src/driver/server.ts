@@ -8,6 +8,8 @@ import { ComputeDriverService } from '../gen/compute_driver';
 import { logger } from '../logger';
 import { computeDriverService, type FacadeAteapi } from './compute-driver';
 import { SandboxEventSource } from './event-source';
+import { withForgivingDecoders } from './grpc-handlers';
+import { LIMITS } from './limits';
 import { operationsService } from './operations';
 import type { SandboxWorkflows } from './sandbox-workflows';
 import type { DriverSettings } from './settings';
@@ -24,6 +26,8 @@ export interface DriverServerDeps {
 
 export interface RunningDriverServer {
   socketPath: string;
+  /** Every sandbox's view and its changes, as the facade's watches see them. */
+  events: SandboxEventSource;
   /** 127.0.0.1:<port> when TCP is enabled. */
   tcpAddress?: string;
   /** Ends every watch stream, stops serving and removes the socket. */
@@ -39,9 +43,20 @@ export async function startDriverServer(deps: DriverServerDeps): Promise<Running
     lossMs: settings.watchLossMs,
     temporalAddress: deps.temporalAddress,
   });
-  const server = new Server();
-  server.addService(ComputeDriverService, computeDriverService({ ...deps, events }));
-  server.addService(OperationsService, operationsService({ ...deps, events }));
+  const server = new Server({
+    // Set on purpose, not left to grpc-js's defaults (4 MiB in, unlimited out): the largest valid
+    // request (a CreateSandbox with every field at its limit, limits.ts) is under 1 MiB, so 4 MiB
+    // in refuses nothing valid, and a bigger message is answered RESOURCE_EXHAUSTED by grpc-js
+    // before it is decoded. Out, 4 MiB is what the gateway (tonic) and grpc-js clients read by
+    // default; lists bound each sandbox (LIMITS.reportedSandboxBytes), so one cannot fill it.
+    'grpc.max_receive_message_length': LIMITS.receiveMessageBytes,
+    'grpc.max_send_message_length': LIMITS.sendMessageBytes,
+  });
+  server.addService(
+    withForgivingDecoders(ComputeDriverService),
+    computeDriverService({ ...deps, events }),
+  );
+  server.addService(withForgivingDecoders(OperationsService), operationsService({ ...deps, events }));
 
   const socketPath = resolve(settings.socketPath);
   await prepareSocketPath(socketPath);
@@ -59,6 +74,7 @@ export async function startDriverServer(deps: DriverServerDeps): Promise<Running
   return {
     socketPath,
     tcpAddress,
+    events,
     close: () =>
       (closed ??= (async () => {
         events.close();

@@ -1,0 +1,93 @@
+// Moves each sandbox's idle clock when the OpenShell gateway sees it used (gateway-usage.ts):
+// follows every sandbox the facade sees running, and turns its uses into Touch signals, at most
+// one per sandbox per interval (the first use at once, then one at the end of a busy interval,
+// which is never earlier than the use it stands for), so a sandbox in constant use costs one
+// history event per interval and an idle one none. The interval is a quarter of the sandbox's
+// idle timeout, between 1 s and 30 s: touches always come well before the deadline.
+import { logger } from '../logger';
+import type { SandboxEventSource } from '../driver/event-source';
+import type { SandboxWorkflows } from '../driver/sandbox-workflows';
+import type { SandboxView } from '../workflows/messages';
+import { GatewayUsageWatcher, type GatewayUsageOptions } from './gateway-usage';
+
+/** States in which use can reach the sandbox through the gateway. */
+const followed = new Set<SandboxView['state']>(['RUNNING', 'RESUMING', 'MIGRATING']);
+
+export type UsageTouchesOptions = Pick<GatewayUsageOptions, 'url' | 'bearerToken'>;
+
+const touchInterval = (idleTimeoutMs: number) => Math.min(30_000, Math.max(1_000, idleTimeoutMs / 4));
+
+export class UsageTouches {
+  private readonly watcher: GatewayUsageWatcher;
+  private readonly windows = new Map<string, { timer: NodeJS.Timeout; usedAgain: boolean }>();
+  private readonly intervals = new Map<string, number>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly events: SandboxEventSource,
+    private readonly sandboxes: Pick<SandboxWorkflows, 'touch'>,
+    options: UsageTouchesOptions,
+  ) {
+    this.watcher = new GatewayUsageWatcher({
+      ...options,
+      onUse: (sandboxId) => this.used(sandboxId),
+      onError: (sandboxId, err) =>
+        logger.debug({ sandboxId, err: err.message }, 'gateway usage stream failed'),
+    });
+  }
+
+  async start(): Promise<void> {
+    const subscription = await this.events.subscribe({
+      onChange: (change) => {
+        if (change.kind === 'sandbox') this.follow(change.view);
+        else if (change.kind === 'deleted') this.forget(change.sandboxId);
+      },
+      onError: (err) => logger.warn({ err: err.message }, 'usage: sandbox event source lost'),
+    });
+    this.unsubscribe = subscription.unsubscribe;
+    for (const view of subscription.snapshot) this.follow(view);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    for (const window of this.windows.values()) clearTimeout(window.timer);
+    this.windows.clear();
+    this.watcher.close();
+  }
+
+  private follow(view: SandboxView): void {
+    if (!followed.has(view.state) || view.idleTimeoutMs === 0) return this.forget(view.sandboxId);
+    this.intervals.set(view.sandboxId, touchInterval(view.idleTimeoutMs));
+    this.watcher.watch(view.sandboxId);
+  }
+
+  private forget(sandboxId: string): void {
+    this.watcher.unwatch(sandboxId);
+    this.intervals.delete(sandboxId);
+  }
+
+  private used(sandboxId: string): void {
+    const window = this.windows.get(sandboxId);
+    if (window) {
+      window.usedAgain = true;
+      return;
+    }
+    this.touch(sandboxId);
+    const intervalMs = this.intervals.get(sandboxId) ?? touchInterval(0);
+    const open = { usedAgain: false, timer: setTimeout(() => this.closeWindow(sandboxId), intervalMs) };
+    open.timer.unref();
+    this.windows.set(sandboxId, open);
+  }
+
+  private closeWindow(sandboxId: string): void {
+    const window = this.windows.get(sandboxId);
+    this.windows.delete(sandboxId);
+    if (window?.usedAgain) this.used(sandboxId);
+  }
+
+  private touch(sandboxId: string): void {
+    this.sandboxes
+      .touch(sandboxId)
+      .catch((err: Error) => logger.debug({ sandboxId, err: err.message }, 'usage: touch failed'));
+  }
+}
