@@ -88,8 +88,25 @@ export function fromTemporal(err: unknown, ctx: CallContext): DriverError {
   return new DriverError(status.INTERNAL, `${ctx.what}: ${err instanceof Error ? err.message : detail}`);
 }
 
-/** The status object grpc-js sends for an error. */
+/**
+ * Status messages are cut at this many characters: a status travels in HTTP/2 trailers, which
+ * peers cap at 8–16 KiB, and a longer message (percent-encoded, up to 9 bytes per character)
+ * would lose the status itself. (limits.ts has every other bound; it imports this module.)
+ */
+export const STATUS_MESSAGE_CHARS = 1024;
+
+/** The status object grpc-js sends for an error: a code and a readable, bounded message. */
 export function toGrpcStatus(err: unknown): Partial<ServiceError> {
-  if (err instanceof DriverError) return { code: err.code, details: err.message };
-  return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+  const [code, message] =
+    err instanceof DriverError
+      ? [err.code, err.message]
+      : [status.INTERNAL, err instanceof Error ? err.message : String(err)];
+  const cut =
+    message.length > STATUS_MESSAGE_CHARS ? `${message.slice(0, STATUS_MESSAGE_CHARS - 1)}…` : message;
+  // grpc-js sends the message through encodeURI, which throws on a lone surrogate (a cut pair):
+  // the call would then end without any status.
+  const details = cut.replace(LONE_SURROGATE, '\uFFFD');
+  return { code, details: details || 'no message (this is a bug in the ateflow driver)' };
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

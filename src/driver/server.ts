@@ -52,10 +52,7 @@ export async function startDriverServer(deps: DriverServerDeps): Promise<Running
     'grpc.max_receive_message_length': LIMITS.receiveMessageBytes,
     'grpc.max_send_message_length': LIMITS.sendMessageBytes,
   });
-  server.addService(
-    withForgivingDecoders(ComputeDriverService),
-    computeDriverService({ ...deps, events }),
-  );
+  server.addService(withForgivingDecoders(ComputeDriverService), computeDriverService({ ...deps, events }));
   server.addService(withForgivingDecoders(OperationsService), operationsService({ ...deps, events }));
 
   const socketPath = resolve(settings.socketPath);
