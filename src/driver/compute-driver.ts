@@ -1,15 +1,16 @@
 // openshell.compute.v1.ComputeDriver: each gateway call becomes a workflow update, query or
 // visibility read (architecture §4). Stateless: all sandbox state lives in the workflows.
 import { status } from '@grpc/grpc-js';
-import type { ComputeDriverServer, WatchSandboxesEvent } from '../gen/compute_driver';
+import type { ComputeDriverServer, GetSandboxRequest, WatchSandboxesEvent } from '../gen/compute_driver';
 import { sealToken } from '../sealing';
 import type { Worker } from '../gen/ateapi';
 import { deleteUpdate, startUpdate, stopUpdate, type SandboxView } from '../workflows/messages';
-import { isDnsLabel, planSandbox } from './create-plan';
+import { planSandbox } from './create-plan';
 import { toDriverSandbox, toPlatformEvent } from './driver-sandbox';
-import { DriverError, failedPrecondition, grpcCodeOf, invalidArgument } from './errors';
+import { DriverError, failedPrecondition, grpcCodeOf } from './errors';
 import type { SandboxChange, SandboxEventSource } from './event-source';
-import { followEvents, serverStream, unary } from './grpc-handlers';
+import { boundedUnary, followEvents, serverStream } from './grpc-handlers';
+import { checkName, checkSandboxId, checkWorkspace, isDnsLabel } from './limits';
 import type { SandboxWorkflows } from './sandbox-workflows';
 import type { DriverSettings } from './settings';
 
@@ -31,10 +32,12 @@ export interface ComputeDriverDeps {
   sealingKey: Buffer;
 }
 
-const requireId = (sandboxId: string) => {
-  if (!sandboxId) throw invalidArgument('sandbox_id is empty');
-  return sandboxId;
-};
+/** The sandbox a Get/Stop/Start/Delete names, its fields checked against their limits. */
+function target(request: Pick<GetSandboxRequest, 'sandboxId' | 'sandboxName'>): string {
+  checkSandboxId(request.sandboxId);
+  checkName(request.sandboxName, 'sandbox_name');
+  return request.sandboxId;
+}
 
 /** A lifecycle update that returned without reaching the state it promised. */
 function expectState(view: SandboxView, wanted: SandboxView['state'][], action: string): void {
@@ -45,6 +48,7 @@ function expectState(view: SandboxView, wanted: SandboxView['state'][], action: 
 
 export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServer {
   const { settings, sandboxes, ateapi } = deps;
+  const unary = boundedUnary(settings.callTimeoutMs);
   return {
     getCapabilities: unary('GetCapabilities', async () => ({
       driverName: DRIVER_NAME,
@@ -83,8 +87,7 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     getSandbox: unary('GetSandbox', async (request) => {
-      const view = await sandboxes.view(requireId(request.sandboxId));
-      return { sandbox: toDriverSandbox(view) };
+      return { sandbox: toDriverSandbox(await sandboxes.view(target(request))) };
     }),
 
     listSandboxes: unary('ListSandboxes', async () => {
@@ -108,19 +111,19 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     stopSandbox: unary('StopSandbox', async (request) => {
-      const view = await sandboxes.update(requireId(request.sandboxId), stopUpdate, []);
+      const view = await sandboxes.update(target(request), stopUpdate, []);
       expectState(view, ['SUSPENDED', 'PAUSED'], 'stop');
       return {};
     }),
 
     startSandbox: unary('StartSandbox', async (request) => {
-      const view = await sandboxes.update(requireId(request.sandboxId), startUpdate, []);
+      const view = await sandboxes.update(target(request), startUpdate, []);
       expectState(view, ['RUNNING'], 'start');
       return {};
     }),
 
     deleteSandbox: unary('DeleteSandbox', async (request) => {
-      const id = requireId(request.sandboxId);
+      const id = target(request);
       try {
         // No update id: a retry after completion must reach the closed workflow and learn it is gone.
         const result = await sandboxes.update(id, deleteUpdate, []);
@@ -143,6 +146,7 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     ensureWorkspace: unary('EnsureWorkspace', async (request) => {
+      checkWorkspace(request.workspace);
       await ateapi.createAtespace(atespaceOf(request.workspace, settings)).catch((err: unknown) => {
         if (grpcCodeOf(err) !== status.ALREADY_EXISTS) throw workspaceError(err, 'create');
       });
@@ -150,6 +154,7 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     deleteWorkspace: unary('DeleteWorkspace', async (request) => {
+      checkWorkspace(request.workspace);
       // Workspaces without an atespace of their own share the default one; it stays.
       if (!isDnsLabel(request.workspace)) return {};
       await ateapi.deleteAtespace(request.workspace).catch((err: unknown) => {

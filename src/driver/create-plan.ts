@@ -1,12 +1,32 @@
 // Turns the gateway's DriverSandbox into the sandbox workflow's input, or explains why it cannot.
 // Pure: ValidateSandboxCreate runs it and discards the result; CreateSandbox runs it again and
 // starts the workflow. The sandbox token is left out (CreateSandbox seals it separately).
-import type { DriverSandbox, DriverSandboxTemplate } from '../gen/compute_driver';
+import type { DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate } from '../gen/compute_driver';
 import type { SandboxInput, TemplateChoice } from '../workflows/messages';
 import { parseDuration } from '../durations';
-import { DRIVER_ENV_ENTRIES, MAX_ENV, isDriverOwned } from '../substrate/synthesize-template';
+import { isDriverOwned } from '../substrate/synthesize-template';
 import { failedPrecondition, invalidArgument } from './errors';
+import {
+  LIMITS,
+  checkCommand,
+  checkConfig,
+  checkEnvironment,
+  checkIdleTimeoutMs,
+  checkLabels,
+  checkLogLevel,
+  checkName,
+  checkPolicy,
+  checkSandboxId,
+  checkSelector,
+  checkTemplateString,
+  checkToken,
+  checkWorkspace,
+  isDnsLabel,
+  show,
+} from './limits';
 import type { DriverSettings } from './settings';
+
+export { isDnsLabel } from './limits';
 
 export type PlanSettings = Pick<
   DriverSettings,
@@ -18,28 +38,17 @@ export type PlanSettings = Pick<
   | 'gatewayEndpoint'
 >;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Kubernetes label keys (optional DNS prefix) and values, which worker selectors match. */
-const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const DIGEST_PINNED = /@sha256:[0-9a-f]{64}$/;
 const TEMPLATE_KEY = 'substrate_actor_template';
-
-export const isDnsLabel = (text: string) => text.length <= 63 && DNS_LABEL.test(text);
 
 /** Synthesized templates are named after the sandbox so that ownership is obvious. */
 export const synthesizedTemplateName = (sandboxId: string) => `oshl-${sandboxId}`;
 
 export function planSandbox(sandbox: DriverSandbox | undefined, settings: PlanSettings): SandboxInput {
   if (!sandbox) throw invalidArgument('the request has no sandbox');
+  checkLimits(sandbox);
   const id = sandbox.id;
-  if (!id) throw invalidArgument('sandbox id is empty');
-  if (!isDnsLabel(id)) {
-    throw invalidArgument(
-      `sandbox id "${id}" cannot name a Substrate actor: actor names must be DNS-1123 labels ` +
-        `(lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
-    );
-  }
   const template = sandbox.spec?.template;
   if (!sandbox.spec || !template) throw invalidArgument(`sandbox ${id} has no spec.template`);
   rejectUnsupportedResources(sandbox, template);
@@ -60,6 +69,49 @@ export function planSandbox(sandbox: DriverSandbox | undefined, settings: PlanSe
 }
 
 /**
+ * Every field against its limit (limits.ts), before any other rule reads it: a refused request
+ * never quotes a huge value back, and nothing over a limit is ever planned.
+ */
+function checkLimits(sandbox: DriverSandbox): void {
+  checkSandboxId(sandbox.id, 'sandbox.id');
+  checkName(sandbox.name, 'sandbox.name');
+  checkName(sandbox.namespace, 'sandbox.namespace');
+  checkWorkspace(sandbox.workspace, 'sandbox.workspace');
+  const spec = sandbox.spec;
+  if (!spec) return;
+  checkLogLevel(spec.logLevel);
+  checkToken(spec.sandboxToken);
+  checkCommand(spec.command);
+  checkPolicy(spec.policy);
+  const template = spec.template;
+  checkEnvironment(
+    {
+      'sandbox.spec.environment': spec.environment,
+      ...(template ? { 'sandbox.spec.template.environment': template.environment } : {}),
+    },
+    userEnvironment(spec, template),
+  );
+  if (!template) return;
+  checkTemplateString(template.image, 'sandbox.spec.template.image');
+  checkTemplateString(template.agentSocketPath, 'sandbox.spec.template.agent_socket_path');
+  for (const [key, quantity] of Object.entries(template.resources ?? {})) {
+    checkTemplateString(quantity as string, `sandbox.spec.template.resources.${key}`);
+  }
+  checkLabels(template.labels);
+  checkConfig(template.driverConfig, 'sandbox.spec.template.driver_config');
+  checkConfig(template.platformConfig, 'sandbox.spec.template.platform_config');
+}
+
+/** The user's environment: spec wins over template; the driver's own variables are never taken. */
+function userEnvironment(spec: DriverSandboxSpec, template: DriverSandboxTemplate | undefined) {
+  return Object.fromEntries(
+    Object.entries({ ...template?.environment, ...spec.environment }).filter(
+      ([name]) => !isDriverOwned(name),
+    ),
+  );
+}
+
+/**
  * Every OpenShell sandbox gets an ActorTemplate of its own, which carries its identity (ateapi has
  * no per-actor environment): built from the image, or from the pre-provisioned template named in
  * platform_config, whose spec it copies.
@@ -77,17 +129,7 @@ function chooseTemplate(
     );
   }
   const named = namedTemplate(template.platformConfig);
-  // Spec wins over template; the driver's own variables are never taken from the user.
-  const environment = Object.fromEntries(
-    Object.entries({ ...template.environment, ...spec.environment }).filter(([name]) => !isDriverOwned(name)),
-  );
-  const allowed = MAX_ENV - DRIVER_ENV_ENTRIES;
-  if (Object.keys(environment).length > allowed) {
-    throw invalidArgument(
-      `sandbox ${sandbox.id} sets ${Object.keys(environment).length} environment variables; Substrate allows ` +
-        `${MAX_ENV} per container and ateflow needs ${DRIVER_ENV_ENTRIES} of them, so pass at most ${allowed}`,
-    );
-  }
+  const environment = userEnvironment(spec, template);
   const ownTemplate = (image: string, base?: string): TemplateChoice => ({
     kind: 'synthesized',
     ref: { namespace: settings.templateNamespace, name: synthesizedTemplateName(sandbox.id) },
@@ -129,9 +171,10 @@ function namedTemplate(platformConfig: Record<string, unknown> | undefined): str
   const annotations = platformConfig.annotations as Record<string, unknown> | undefined;
   const value = platformConfig[TEMPLATE_KEY] ?? annotations?.[TEMPLATE_KEY];
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > 253 || !DNS_SUBDOMAIN.test(value)) {
+  if (typeof value !== 'string' || value.length > LIMITS.kubernetesNameBytes || !DNS_SUBDOMAIN.test(value)) {
     throw invalidArgument(
-      `platform_config.${TEMPLATE_KEY} must name an ActorTemplate (a DNS-1123 subdomain), got ${JSON.stringify(value)}`,
+      `platform_config.${TEMPLATE_KEY} must name an ActorTemplate (a DNS-1123 subdomain of at most ` +
+        `${LIMITS.kubernetesNameBytes} characters), got ${show(value)}`,
     );
   }
   return value;
@@ -162,11 +205,11 @@ function readDriverConfig(config: Record<string, unknown> | undefined): DriverCo
         result.idleTimeoutMs = readIdleTimeout(value);
         break;
       case 'worker_selector':
-        result.workerSelector = readSelector(value);
+        result.workerSelector = checkSelector(value, 'driver_config.worker_selector');
         break;
       default:
         throw invalidArgument(
-          `driver_config key "${key}" is not supported; ateflow understands idle_timeout and worker_selector`,
+          `driver_config key ${show(key)} is not supported; ateflow understands idle_timeout and worker_selector`,
         );
     }
   }
@@ -174,39 +217,20 @@ function readDriverConfig(config: Record<string, unknown> | undefined): DriverCo
 }
 
 function readIdleTimeout(value: unknown): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
+  const field = 'driver_config.idle_timeout';
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+    return checkIdleTimeoutMs(Math.round(value * 1000), field);
+  }
   if (typeof value === 'string') {
+    let ms: number;
     try {
-      return parseDuration(value);
+      ms = parseDuration(value.length > 64 ? `${value.slice(0, 64)}…` : value);
     } catch (err) {
-      throw invalidArgument(`driver_config.idle_timeout: ${(err as Error).message}`);
+      throw invalidArgument(`${field}: ${(err as Error).message}`);
     }
+    return checkIdleTimeoutMs(ms, field);
   }
   throw invalidArgument(
-    `driver_config.idle_timeout must be a duration such as "30m" or a number of seconds (0 disables), got ${JSON.stringify(value)}`,
+    `${field} must be a duration such as "30m" or a number of seconds (0 disables), got ${show(value)}`,
   );
-}
-
-export function readSelector(
-  value: unknown,
-  field = 'driver_config.worker_selector',
-): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArgument(`${field} must be an object of label → value, got ${JSON.stringify(value)}`);
-  }
-  const selector: Record<string, string> = {};
-  for (const [key, label] of Object.entries(value)) {
-    const name = key.includes('/') ? key.slice(key.lastIndexOf('/') + 1) : key;
-    const prefix = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '';
-    const keyOk =
-      name !== '' && name.length <= 63 && LABEL_NAME.test(name) && (!prefix || DNS_SUBDOMAIN.test(prefix));
-    if (!keyOk) throw invalidArgument(`${field}: "${key}" is not a valid label key`);
-    if (typeof label !== 'string' || label.length > 63 || !LABEL_NAME.test(label)) {
-      throw invalidArgument(
-        `${field}.${key} must be a label value (string, at most 63 characters), got ${JSON.stringify(label)}`,
-      );
-    }
-    selector[key] = label;
-  }
-  return selector;
 }

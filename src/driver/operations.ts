@@ -14,14 +14,23 @@ import {
   type SandboxView,
 } from '../workflows/messages';
 import type { FacadeAteapi } from './compute-driver';
-import { readSelector } from './create-plan';
 import { DriverError, invalidArgument } from './errors';
 import type { SandboxEventSource } from './event-source';
-import { followEvents, serverStream, unary } from './grpc-handlers';
+import { boundedUnary, followEvents, serverStream } from './grpc-handlers';
+import {
+  checkDrainParallelism,
+  checkIdleTimeoutMs,
+  checkKubernetesName,
+  checkReason,
+  checkSandboxId,
+  checkSelector,
+} from './limits';
 import { toSandboxEvent, toSandboxMessage } from './ops-messages';
 import type { SandboxWorkflows } from './sandbox-workflows';
+import type { DriverSettings } from './settings';
 
 export interface OperationsDeps {
+  settings: Pick<DriverSettings, 'callTimeoutMs'>;
   sandboxes: SandboxWorkflows;
   events: SandboxEventSource;
   ateapi: FacadeAteapi;
@@ -29,19 +38,15 @@ export interface OperationsDeps {
 
 const DEFAULT_DRAIN_PARALLELISM = 4;
 
-const requireId = (sandboxId: string) => {
-  if (!sandboxId) throw invalidArgument('sandbox_id is empty');
-  return sandboxId;
-};
-
 export function operationsService(deps: OperationsDeps): OperationsServer {
   const { sandboxes } = deps;
+  const unary = boundedUnary(deps.settings.callTimeoutMs);
   const migrate = (sandboxId: string, request: MigrateRequest) =>
     sandboxes.update(sandboxId, migrateUpdate, [request]);
 
   return {
     getSandbox: unary('GetSandbox', async (request) =>
-      toSandboxMessage(await sandboxes.view(requireId(request.sandboxId))),
+      toSandboxMessage(await sandboxes.view(checkSandboxId(request.sandboxId))),
     ),
 
     listSandboxes: unary('ListSandboxes', async () => ({
@@ -49,13 +54,15 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     })),
 
     checkpoint: unary('Checkpoint', async (request) =>
-      toSandboxMessage(await sandboxes.update(requireId(request.sandboxId), checkpointUpdate, [])),
+      toSandboxMessage(await sandboxes.update(checkSandboxId(request.sandboxId), checkpointUpdate, [])),
     ),
 
     migrate: unary('Migrate', async (request) => {
-      const selector = readSelector(request.workerSelector, 'worker_selector');
+      const id = checkSandboxId(request.sandboxId);
+      const selector = checkSelector(request.workerSelector, 'worker_selector');
+      checkReason(request.reason);
       const replace = request.replaceSelector || Object.keys(selector).length > 0;
-      const view = await migrate(requireId(request.sandboxId), {
+      const view = await migrate(id, {
         ...(replace ? { workerSelector: selector } : {}),
         reason: request.reason || 'operator request',
       });
@@ -70,34 +77,32 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     }),
 
     touch: unary('Touch', async (request) => {
-      await sandboxes.touch(requireId(request.sandboxId));
+      await sandboxes.touch(checkSandboxId(request.sandboxId));
       return {};
     }),
 
     setIdleTimeout: unary('SetIdleTimeout', async (request) => {
-      if (request.idleTimeoutMs < 0)
-        throw invalidArgument('idle_timeout_ms must be ≥ 0 (0 disables auto-suspend)');
-      const view = await sandboxes.update(requireId(request.sandboxId), setIdleTimeoutUpdate, [
-        request.idleTimeoutMs,
-      ]);
-      return toSandboxMessage(view);
+      const id = checkSandboxId(request.sandboxId);
+      const idleTimeoutMs = checkIdleTimeoutMs(request.idleTimeoutMs, 'idle_timeout_ms');
+      return toSandboxMessage(await sandboxes.update(id, setIdleTimeoutUpdate, [idleTimeoutMs]));
     }),
 
     hold: unary('Hold', async (request) => {
-      if (!request.reason)
-        throw invalidArgument('a hold needs a reason (it is shown to whoever tries to start the sandbox)');
-      const view = await sandboxes.update(requireId(request.sandboxId), holdUpdate, [
-        { reason: request.reason },
-      ]);
-      return toSandboxMessage(view);
+      const id = checkSandboxId(request.sandboxId);
+      checkReason(
+        request.reason,
+        'reason',
+        'a hold needs a reason (it is shown to whoever tries to start the sandbox)',
+      );
+      return toSandboxMessage(await sandboxes.update(id, holdUpdate, [{ reason: request.reason }]));
     }),
 
     release: unary('Release', async (request) =>
-      toSandboxMessage(await sandboxes.update(requireId(request.sandboxId), releaseUpdate, [])),
+      toSandboxMessage(await sandboxes.update(checkSandboxId(request.sandboxId), releaseUpdate, [])),
     ),
 
     history: unary('History', async (request) => {
-      const id = requireId(request.sandboxId);
+      const id = checkSandboxId(request.sandboxId);
       const recorded = await sandboxes.history(id);
       // The live view may hold events newer than the last recorded result.
       const live = await sandboxes.view(id).then(
@@ -112,6 +117,7 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     }),
 
     watchEvents: serverStream('WatchEvents', async (request, call) => {
+      checkSandboxId(request.sandboxId, 'sandbox_id', true);
       await followEvents(call, deps.events, (change) => {
         if (change.kind !== 'event') return;
         if (request.sandboxId && change.sandboxId !== request.sandboxId) return;
@@ -130,9 +136,13 @@ async function drain(
 ): Promise<void> {
   const { workerPool, node } = request;
   if (!workerPool && !node) throw invalidArgument('name what to drain: a worker_pool or a node');
+  if (workerPool) checkKubernetesName(workerPool, 'worker_pool');
+  else checkKubernetesName(node!, 'node');
+  const selector = checkSelector(request.workerSelector, 'worker_selector');
+  checkReason(request.reason);
+  checkDrainParallelism(request.parallelism);
   const onSource = (w: Worker) => (workerPool ? w.workerPool === workerPool : w.nodeName === node);
   const source = workerPool ? `pool ${workerPool}` : `node ${node}`;
-  const selector = readSelector(request.workerSelector, 'worker_selector');
   const workers = await ateapi.listWorkers().catch((err: unknown) => {
     throw new DriverError(status.UNAVAILABLE, `list Substrate workers: ${(err as Error).message}`);
   });
