@@ -159,7 +159,11 @@ export const bytesOf = (text: string) => Buffer.byteLength(text, 'utf8');
 /** True for a DNS-1123 label (what an actor or atespace name must be). */
 export const isDnsLabel = (text: string) => text.length <= 63 && DNS_LABEL.test(text);
 
-/** A value for a message: JSON, cut short so that a huge input is never echoed back whole. */
+/**
+ * A value for a message: JSON, cut short so that a huge input is never echoed back whole, with
+ * what JSON leaves raw but a reader should not get raw (DEL, C1 controls, bidi overrides, line and
+ * paragraph separators) escaped too.
+ */
 export function show(value: unknown, max = 64): string {
   let text: string;
   try {
@@ -167,8 +171,12 @@ export function show(value: unknown, max = 64): string {
   } catch {
     text = String(value);
   }
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(UNREADABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+// eslint-disable-next-line no-control-regex
+const UNREADABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function tooBig(field: string, size: number, limit: number, unit: string, why: string): DriverError {
   return invalidArgument(`${field} is ${size} ${unit}, over the limit of ${limit} ${unit} (${why})`);
