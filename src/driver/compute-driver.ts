@@ -1,7 +1,13 @@
 // openshell.compute.v1.ComputeDriver: each gateway call becomes a workflow update, query or
 // visibility read (architecture §4). Stateless: all sandbox state lives in the workflows.
 import { status } from '@grpc/grpc-js';
-import type { ComputeDriverServer, GetSandboxRequest, WatchSandboxesEvent } from '../gen/compute_driver';
+import {
+  DriverSandbox,
+  WatchSandboxesEvent,
+  type ComputeDriverServer,
+  type GetSandboxRequest,
+} from '../gen/compute_driver';
+import { logger } from '../logger';
 import { sealToken } from '../sealing';
 import type { Worker } from '../gen/ateapi';
 import { deleteUpdate, startUpdate, stopUpdate, type SandboxView } from '../workflows/messages';
@@ -9,7 +15,7 @@ import { planSandbox } from './create-plan';
 import { toDriverSandbox, toPlatformEvent } from './driver-sandbox';
 import { DriverError, failedPrecondition, grpcCodeOf } from './errors';
 import type { SandboxChange, SandboxEventSource } from './event-source';
-import { boundedUnary, followEvents, serverStream } from './grpc-handlers';
+import { boundedUnary, followEvents, serverStream, unsendable } from './grpc-handlers';
 import { checkName, checkSandboxId, checkWorkspace, isDnsLabel } from './limits';
 import type { SandboxWorkflows } from './sandbox-workflows';
 import type { DriverSettings } from './settings';
@@ -37,6 +43,23 @@ function target(request: Pick<GetSandboxRequest, 'sandboxId' | 'sandboxName'>): 
   checkSandboxId(request.sandboxId);
   checkName(request.sandboxName, 'sandbox_name');
   return request.sandboxId;
+}
+
+/**
+ * A sandbox as the gateway sees it, checked on its own before it goes on the wire; a view that
+ * cannot be sent (over LIMITS.reportedSandboxBytes, or a number that is no int64) is INTERNAL:
+ * valid input cannot make one, so it is this driver's fault.
+ */
+function sendableSandbox(view: SandboxView): DriverSandbox {
+  const sandbox = toDriverSandbox(view);
+  const problem = unsendable(DriverSandbox, sandbox);
+  if (problem) {
+    throw new DriverError(
+      status.INTERNAL,
+      `sandbox ${view.sandboxId} cannot be reported: ${problem}; delete it (its workflow keeps the history)`,
+    );
+  }
+  return sandbox;
 }
 
 /** A lifecycle update that returned without reaching the state it promised. */
@@ -87,11 +110,33 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     getSandbox: unary('GetSandbox', async (request) => {
-      return { sandbox: toDriverSandbox(await sandboxes.view(target(request))) };
+      return { sandbox: sendableSandbox(await sandboxes.view(target(request))) };
     }),
 
+    // One sandbox that cannot be read or sent is left out, with a log line, and never fails the
+    // list: the gateway copies names and conditions from what is listed (so a stand-in would
+    // rename or misreport the sandbox), and it checks every sandbox missing from the list with
+    // GetSandbox before it prunes one, which then answers UNAVAILABLE or INTERNAL, not NOT_FOUND.
     listSandboxes: unary('ListSandboxes', async () => {
-      return { sandboxes: (await sandboxes.allViews()).map(toDriverSandbox) };
+      const { views, failed } = await sandboxes.allViews();
+      for (const [sandboxId, err] of failed) {
+        logger.warn(
+          { sandboxId, err: err.message },
+          'ListSandboxes: sandbox left out, its view cannot be read',
+        );
+      }
+      const listed: DriverSandbox[] = [];
+      for (const view of views) {
+        try {
+          listed.push(sendableSandbox(view));
+        } catch (err) {
+          logger.warn(
+            { sandboxId: view.sandboxId, err: (err as Error).message },
+            'ListSandboxes: sandbox left out',
+          );
+        }
+      }
+      return { sandboxes: listed };
     }),
 
     createSandbox: unary('CreateSandbox', async (request) => {
@@ -135,12 +180,18 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     }),
 
     watchSandboxes: serverStream('WatchSandboxes', async (_request, call) => {
+      // A message grpc-js cannot serialize would end the stream for every sandbox: check each.
+      const send = (event: WatchSandboxesEvent, sandboxId: string) => {
+        const problem = unsendable(WatchSandboxesEvent, event);
+        if (problem) logger.warn({ sandboxId, err: problem }, 'WatchSandboxes: change left out');
+        else call.write(event);
+      };
       await followEvents(
         call,
         deps.events,
-        (change) => call.write(toWatchEvent(change)),
+        (change) => send(toWatchEvent(change), changeId(change)),
         (snapshot) => {
-          for (const view of snapshot) call.write({ sandbox: { sandbox: toDriverSandbox(view) } });
+          for (const view of snapshot) send({ sandbox: { sandbox: toDriverSandbox(view) } }, view.sandboxId);
         },
       );
     }),
@@ -180,6 +231,9 @@ function workspaceError(err: unknown, action: 'create' | 'delete'): DriverError 
     return new DriverError(status.UNAVAILABLE, message);
   return new DriverError(code, message);
 }
+
+const changeId = (change: SandboxChange) =>
+  change.kind === 'sandbox' ? change.view.sandboxId : change.sandboxId;
 
 function toWatchEvent(change: SandboxChange): WatchSandboxesEvent {
   switch (change.kind) {

@@ -1,8 +1,15 @@
 // ateflow.v1.Operations: the operations ComputeDriver cannot express (checkpoint, migrate,
 // drain, touch, idle policy, holds, history, lifecycle event watch).
 import { status } from '@grpc/grpc-js';
-import type { DrainProgress, DrainRequest, OperationsServer } from '../gen/ateflow';
+import {
+  Sandbox,
+  SandboxEvent,
+  type DrainProgress,
+  type DrainRequest,
+  type OperationsServer,
+} from '../gen/ateflow';
 import type { Worker } from '../gen/ateapi';
+import { logger } from '../logger';
 import {
   checkpointUpdate,
   holdUpdate,
@@ -16,7 +23,7 @@ import {
 import type { FacadeAteapi } from './compute-driver';
 import { DriverError, invalidArgument } from './errors';
 import type { SandboxEventSource } from './event-source';
-import { boundedUnary, followEvents, serverStream } from './grpc-handlers';
+import { boundedUnary, followEvents, serverStream, unsendable } from './grpc-handlers';
 import {
   checkDrainParallelism,
   checkIdleTimeoutMs,
@@ -38,6 +45,25 @@ export interface OperationsDeps {
 
 const DEFAULT_DRAIN_PARALLELISM = 4;
 
+/** What `state` says of a sandbox whose view cannot be read or sent (ListSandboxes, GetSandbox). */
+export const UNKNOWN_STATE = 'UNKNOWN';
+
+/**
+ * A sandbox in ateflow's terms, checked on its own before it goes on the wire. One that cannot be
+ * sent (over LIMITS.reportedSandboxBytes, or a number that is no int64) is reported with what can
+ * be said, its id and why, so that an operator sees it (and can delete it) and the rest still go.
+ */
+function reportable(view: SandboxView): Sandbox {
+  const message = toSandboxMessage(view);
+  const problem = unsendable(Sandbox, message);
+  if (!problem) return message;
+  logger.warn({ sandboxId: view.sandboxId, err: problem }, 'sandbox reported without its view');
+  return unknownSandbox(view.sandboxId, `ateflow cannot report this sandbox: ${problem}`);
+}
+
+const unknownSandbox = (id: string, detail: string): Sandbox =>
+  Sandbox.fromPartial({ id, state: UNKNOWN_STATE, detail });
+
 export function operationsService(deps: OperationsDeps): OperationsServer {
   const { sandboxes } = deps;
   const unary = boundedUnary(deps.settings.callTimeoutMs);
@@ -46,15 +72,23 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
 
   return {
     getSandbox: unary('GetSandbox', async (request) =>
-      toSandboxMessage(await sandboxes.view(checkSandboxId(request.sandboxId))),
+      reportable(await sandboxes.view(checkSandboxId(request.sandboxId))),
     ),
 
-    listSandboxes: unary('ListSandboxes', async () => ({
-      sandboxes: (await sandboxes.allViews()).map(toSandboxMessage),
-    })),
+    // One sandbox that cannot be read or sent is listed with its id, state UNKNOWN and why (and a
+    // log line), never a reason to fail the list.
+    listSandboxes: unary('ListSandboxes', async () => {
+      const { views, failed } = await sandboxes.allViews();
+      const listed = views.map(reportable);
+      for (const [sandboxId, err] of failed) {
+        logger.warn({ sandboxId, err: err.message }, 'ListSandboxes: view cannot be read');
+        listed.push(unknownSandbox(sandboxId, `ateflow cannot read this sandbox's view: ${err.message}`));
+      }
+      return { sandboxes: listed };
+    }),
 
     checkpoint: unary('Checkpoint', async (request) =>
-      toSandboxMessage(await sandboxes.update(checkSandboxId(request.sandboxId), checkpointUpdate, [])),
+      reportable(await sandboxes.update(checkSandboxId(request.sandboxId), checkpointUpdate, [])),
     ),
 
     migrate: unary('Migrate', async (request) => {
@@ -66,7 +100,7 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
         ...(replace ? { workerSelector: selector } : {}),
         reason: request.reason || 'operator request',
       });
-      return toSandboxMessage(view);
+      return reportable(view);
     }),
 
     drain: serverStream('Drain', async (request, call) => {
@@ -84,7 +118,7 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     setIdleTimeout: unary('SetIdleTimeout', async (request) => {
       const id = checkSandboxId(request.sandboxId);
       const idleTimeoutMs = checkIdleTimeoutMs(request.idleTimeoutMs, 'idle_timeout_ms');
-      return toSandboxMessage(await sandboxes.update(id, setIdleTimeoutUpdate, [idleTimeoutMs]));
+      return reportable(await sandboxes.update(id, setIdleTimeoutUpdate, [idleTimeoutMs]));
     }),
 
     hold: unary('Hold', async (request) => {
@@ -94,11 +128,11 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
         'reason',
         'a hold needs a reason (it is shown to whoever tries to start the sandbox)',
       );
-      return toSandboxMessage(await sandboxes.update(id, holdUpdate, [{ reason: request.reason }]));
+      return reportable(await sandboxes.update(id, holdUpdate, [{ reason: request.reason }]));
     }),
 
     release: unary('Release', async (request) =>
-      toSandboxMessage(await sandboxes.update(checkSandboxId(request.sandboxId), releaseUpdate, [])),
+      reportable(await sandboxes.update(checkSandboxId(request.sandboxId), releaseUpdate, [])),
     ),
 
     history: unary('History', async (request) => {
@@ -121,7 +155,12 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
       await followEvents(call, deps.events, (change) => {
         if (change.kind !== 'event') return;
         if (request.sandboxId && change.sandboxId !== request.sandboxId) return;
-        call.write(toSandboxEvent(change.sandboxId, change.event));
+        const event = toSandboxEvent(change.sandboxId, change.event);
+        // One event grpc-js cannot serialize would end the stream for every sandbox.
+        const problem = unsendable(SandboxEvent, event);
+        if (problem)
+          logger.warn({ sandboxId: change.sandboxId, err: problem }, 'WatchEvents: event left out');
+        else call.write(event);
       });
     }),
   };

@@ -162,11 +162,23 @@ export class SandboxWorkflows {
     return result;
   }
 
-  /** Every retained sandbox's view; fails only when not a single one could be read. */
-  async allViews(): Promise<SandboxView[]> {
-    const { views, failed } = await this.views(await this.runningIds());
-    if (views.length === 0 && failed.size > 0) throw failed.values().next().value!;
-    return views;
+  /**
+   * Every retained sandbox's view, each read on its own: one that cannot be read is in `failed`,
+   * for the caller to report or leave out, never a reason to fail the others. Fails only when the
+   * list itself cannot be read, or when not one view could be read because Temporal or the
+   * workers are unreachable (UNAVAILABLE: retry), which an empty list would hide.
+   */
+  async allViews(): Promise<ViewsResult> {
+    const result = await this.views(await this.runningIds());
+    const failures = [...result.failed.values()];
+    if (
+      result.views.length === 0 &&
+      failures.length > 0 &&
+      failures.every((e) => e.code === status.UNAVAILABLE)
+    ) {
+      throw failures[0];
+    }
+    return result;
   }
 
   /**
