@@ -517,6 +517,17 @@ describe('driver input limits', () => {
       );
     });
 
+    it('a request the decoder cannot read is INVALID_ARGUMENT saying so, not INTERNAL', async () => {
+      // A Struct nested past the protobuf decoder's recursion limit.
+      let deep: Record<string, unknown> = { bottom: true };
+      for (let i = 0; i < 1000; i++) deep = { d: deep };
+      const sandbox = gatewaySandbox(newId());
+      template(sandbox).platformConfig = deep;
+      await assertStatus(g.validate(sandbox), status.INVALID_ARGUMENT, /cannot be decoded.*recursion/);
+      await assertStatus(g.create(sandbox), status.INVALID_ARGUMENT, /cannot be decoded/);
+      await noWorkflow(sandbox.id);
+    });
+
     it('Operations.WatchEvents: a sandbox_id filter of 63 passes, 64 is refused', async () => {
       const watch = (sandboxId: string) =>
         new Promise<ServiceError | 'open'>((done) => {
