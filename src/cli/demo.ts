@@ -1,18 +1,19 @@
 // `ateflow demo`: the helpdesk story (src/demo/helpdesk.ts) against a running `ateflow dev`.
+// The story and its clients load only when the command runs (fast `--help`).
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../config';
-import { runHelpdeskDemo } from '../demo/helpdesk';
-import { loadDriverSettings } from '../driver/settings';
-import { parseDuration } from '../durations';
+import { positiveDuration } from './args';
+import { CliError, EXIT_HELP } from './exit';
 
 interface DemoFlags {
   driver?: string;
   simAdmin?: string;
   dataPlane?: string;
   webUi?: string;
-  bobIdle: string;
-  timeout: string;
+  /** Milliseconds. */
+  bobIdle: number;
+  /** Milliseconds. */
+  timeout: number;
 }
 
 export function demoCommand(): Command {
@@ -37,31 +38,57 @@ export function demoCommand(): Command {
         'http://<Temporal host>:$ATEFLOW_UI_PORT',
       ),
     )
-    .option('--bob-idle <duration>', "bob's idle timeout", '15s')
-    .option('--timeout <duration>', 'longest any one wait may take', '2m')
+    .addOption(
+      new Option('--bob-idle <duration>', "bob's idle timeout")
+        .argParser(positiveDuration)
+        .default(15_000, '15s'),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'longest any one wait may take')
+        .argParser(positiveDuration)
+        .default(120_000, '2m'),
+    )
+    .addHelpText('after', EXIT_HELP)
     .action(async (flags: DemoFlags) => {
-      const config = loadConfig();
+      const [{ loadConfig }, { loadDriverSettings }] = await Promise.all([
+        import('../config'),
+        import('../driver/settings'),
+      ]);
+      const config = (() => {
+        try {
+          return loadConfig();
+        } catch (err) {
+          throw new CliError('usage', (err as Error).message, { cause: err });
+        }
+      })();
       const driver = flags.driver ?? loadDriverSettings(config).socketPath;
       if (!/^[\w.-]+:\d+$/.test(driver) && !existsSync(driver)) {
-        console.error(
-          `ateflow demo: no compute driver socket at ${driver}: start the stack first with \`npm run dev\` ` +
+        throw new CliError(
+          'unavailable',
+          `no compute driver socket at ${driver}: start the stack first with \`npm run dev\` ` +
             '(in another terminal), or pass --driver',
         );
-        process.exit(1);
       }
       const temporalHost = config.ATEFLOW_TEMPORAL_ADDRESS.slice(
         0,
         config.ATEFLOW_TEMPORAL_ADDRESS.lastIndexOf(':'),
       );
+      const { runHelpdeskDemo } = await import('../demo/helpdesk');
       const result = await runHelpdeskDemo({
         facade: driver,
         simAdmin: flags.simAdmin ?? config.ATEFLOW_SIM_ADMIN,
         dataPlaneUrl: flags.dataPlane,
         webUiUrl: flags.webUi ?? `http://${temporalHost}:${config.ATEFLOW_UI_PORT}`,
         namespace: config.ATEFLOW_TEMPORAL_NAMESPACE,
-        bobIdleTimeoutMs: parseDuration(flags.bobIdle),
-        waitTimeoutMs: parseDuration(flags.timeout),
+        bobIdleTimeoutMs: flags.bobIdle,
+        waitTimeoutMs: flags.timeout,
       });
-      process.exit(result.ok ? 0 : 1);
+      if (!result.ok) {
+        const failed = result.steps.find((s) => !s.ok);
+        throw new CliError(
+          'failed',
+          failed ? `step ${failed.step} failed: ${failed.error ?? failed.title}` : 'not every step ran',
+        );
+      }
     });
 }

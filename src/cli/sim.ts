@@ -1,20 +1,32 @@
 // `ateflow sim …`: run a standalone Agent Substrate simulator, and operate a running one
 // through its admin API (kill or evict worker pods, scale pools, fail nodes, inject faults).
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { Command, Option } from 'commander';
+// The simulator, the gRPC client and YAML load only when a command runs (fast `--help`); every
+// admin call is bounded by --timeout; errors end as CliError (exit codes: src/cli/exit.ts).
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { stringify as toYaml } from 'yaml';
 import type { Fault, SimActor, SimPool, SimWorker } from '../gen/sim_admin';
-import { startSimulator, type SimulatorOptions } from '../sim';
-import { SimAdminConnection } from '../sim/admin-client';
+import type { SimulatorOptions } from '../sim';
+import type { SimAdminConnection } from '../sim/admin-client';
+import { nonNegative, positiveDuration, wholeNumber } from './args';
+import { CliError, EXIT_HELP, GRPC_CODE_NAMES, grpcCode, outcomeOfGrpc } from './exit';
 
 const DEFAULT_ADMIN = '127.0.0.1:7101';
-type Output = 'table' | 'json' | 'yaml';
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The output format, with YAML loaded when it is needed. */
+interface Output {
+  format: 'table' | 'json' | 'yaml';
+  toYaml: (value: unknown) => string;
+}
 
 interface GlobalOptions {
   admin: string;
-  output: Output;
+  output: Output['format'];
+  timeout: number;
 }
+
+/** The admin API, every call bounded by --timeout. */
+type Admin = Pick<SimAdminConnection, 'call'>;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -28,10 +40,10 @@ function table(header: string[], rows: string[][]): string {
 
 /** Prints `value` as JSON/YAML, or `rows()` as a table. */
 function show(output: Output, value: unknown, header?: string[], rows?: () => string[][]): void {
-  if (output === 'json') console.log(JSON.stringify(value, null, 2));
-  else if (output === 'yaml') console.log(toYaml(value).trimEnd());
+  if (output.format === 'json') console.log(JSON.stringify(value, null, 2));
+  else if (output.format === 'yaml') console.log(output.toYaml(value).trimEnd());
   else if (header && rows) console.log(table(header, rows()));
-  else console.log(toYaml(value).trimEnd());
+  else console.log(output.toYaml(value).trimEnd());
 }
 
 const summary = (workloadJson: string) => {
@@ -41,40 +53,55 @@ const summary = (workloadJson: string) => {
 };
 
 function parseCode(text: string): number {
-  const byName = (GrpcStatus as unknown as Record<string, number>)[text.toUpperCase()];
-  const code = byName ?? Number(text);
-  if (!Number.isInteger(code) || code < 0 || code > 16) throw new Error(`unknown gRPC code ${text}`);
+  const byName = (GRPC_CODE_NAMES as readonly string[]).indexOf(text.toUpperCase());
+  const code = byName >= 0 ? byName : text.trim() === '' ? NaN : Number(text);
+  if (!Number.isInteger(code) || code < 0 || code > 16)
+    throw new CliError('usage', `unknown gRPC code ${text}`);
   return code;
 }
 
-function parseCount(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${text} is not a whole number`);
+const count = wholeNumber(0);
+const port = (text: string): number => {
+  const n = count(text);
+  if (n > 65535) throw new InvalidArgumentError('must be a port (0 to 65535)');
   return n;
-}
+};
+
+const probability = (text: string): number => {
+  const p = Number(text);
+  if (text.trim() === '' || !(p > 0 && p <= 1)) throw new InvalidArgumentError('must be in (0, 1]');
+  return p;
+};
 
 async function startCommand(opts: {
   cluster?: string;
-  latencyScale: string;
+  latencyScale: number;
   host: string;
-  port: string;
-  adminPort: string;
-  dataPlanePort: string;
+  port: number;
+  adminPort: number;
+  dataPlanePort: number;
   tls?: boolean;
   caOut?: string;
-  seed?: string;
+  seed?: number;
 }): Promise<void> {
   const options: SimulatorOptions = {
     clusterFile: opts.cluster,
-    latencyScale: Number(opts.latencyScale),
+    latencyScale: opts.latencyScale,
     host: opts.host,
-    port: parseCount(opts.port),
-    adminPort: parseCount(opts.adminPort),
-    dataPlanePort: parseCount(opts.dataPlanePort),
+    port: opts.port,
+    adminPort: opts.adminPort,
+    dataPlanePort: opts.dataPlanePort,
     tls: opts.tls,
-    seed: opts.seed === undefined ? undefined : parseCount(opts.seed),
+    seed: opts.seed,
   };
-  const sim = await startSimulator(options);
+  const { startSimulator } = await import('../sim');
+  const sim = await startSimulator(options).catch((err: unknown) => {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new CliError('unavailable', `cannot listen: ${(err as Error).message}`, { cause: err });
+    if (code === 'ENOENT') throw new CliError('notFound', (err as Error).message, { cause: err });
+    throw err;
+  });
   console.log(
     `ateapi.Control   ${sim.address}${sim.serverName ? ` (TLS, server name ${sim.serverName})` : ''}`,
   );
@@ -85,7 +112,7 @@ async function startCommand(opts: {
     writeFileSync(caPath, sim.caCertPem);
     console.log(`CA certificate   ${caPath}`);
   }
-  console.log(`latency scale    ${options.latencyScale}`);
+  console.log(`latency scale    ${opts.latencyScale}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -105,23 +132,47 @@ export function simCommand(): Command {
       new Option('-o, --output <format>', 'output format')
         .choices(['table', 'json', 'yaml'])
         .default('table'),
-    );
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'the longest one admin call may take (any position)')
+        .argParser(positiveDuration)
+        .default(DEFAULT_TIMEOUT_MS, '10s'),
+    )
+    .addHelpText('after', EXIT_HELP);
 
   /** Runs `body` against the admin API named by the global options. */
   const withAdmin =
-    <A extends unknown[]>(body: (admin: SimAdminConnection, output: Output, ...args: A) => Promise<void>) =>
+    <A extends unknown[]>(body: (admin: Admin, output: Output, ...args: A) => Promise<void>) =>
     async (...args: A): Promise<void> => {
-      const { admin: address, output } = sim.opts<GlobalOptions>();
-      const admin = new SimAdminConnection(address);
+      const { admin: address, output: format, timeout } = sim.opts<GlobalOptions>();
+      const [{ SimAdminConnection }, { stringify }] = await Promise.all([
+        import('../sim/admin-client'),
+        import('yaml'),
+      ]);
+      const connection = new SimAdminConnection(address);
+      const admin: Admin = {
+        call: (method, request) => connection.call(method, request, timeout),
+      };
       try {
-        await body(admin, output, ...args);
+        await body(admin, { format, toYaml: stringify }, ...args);
       } catch (err) {
-        const e = err as Partial<ServiceError>;
-        if (e.code === GrpcStatus.UNAVAILABLE)
-          throw new Error(`no simulator admin API at ${address}`, { cause: err });
-        throw new Error(e.details ?? (err instanceof Error ? err.message : String(err)), { cause: err });
+        if (err instanceof CliError) throw err;
+        const code = grpcCode(err);
+        if (code === 14)
+          throw new CliError('unavailable', `no simulator admin API at ${address}`, { cause: err });
+        if (code === 4)
+          throw new CliError(
+            'unavailable',
+            `no answer from the simulator admin API at ${address} within --timeout`,
+            {
+              cause: err,
+            },
+          );
+        const message =
+          (err as { details?: string }).details ?? (err instanceof Error ? err.message : String(err));
+        throw new CliError(code === undefined ? 'failed' : outcomeOfGrpc(code), message, { cause: err });
       } finally {
-        admin.close();
+        connection.close();
       }
     };
 
@@ -129,14 +180,14 @@ export function simCommand(): Command {
     .command('start')
     .description('run a standalone simulator until interrupted, printing its addresses')
     .option('--cluster <file.yaml>', 'cluster: ActorTemplates, WorkerPools, SandboxConfigs, Nodes, Secrets')
-    .option('--latency-scale <n>', '0 = instant, 1 = realistic', '1')
+    .option('--latency-scale <n>', '0 = instant, 1 = realistic', nonNegative, 1)
     .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--port <port>', 'ateapi.Control port', '7100')
-    .option('--admin-port <port>', 'admin API port', '7101')
-    .option('--data-plane-port <port>', 'HTTP data plane port', '7102')
+    .option('--port <port>', 'ateapi.Control port (0: any free port)', port, 7100)
+    .option('--admin-port <port>', 'admin API port (0: any free port)', port, 7101)
+    .option('--data-plane-port <port>', 'HTTP data plane port (0: any free port)', port, 7102)
     .option('--tls', 'serve ateapi.Control over TLS with a generated CA')
     .option('--ca-out <file>', 'where to write the CA certificate (with --tls)')
-    .option('--seed <n>', 'seed for placement and names')
+    .option('--seed <n>', 'seed for placement and names', count)
     .action(startCommand);
 
   sim
@@ -246,11 +297,11 @@ export function simCommand(): Command {
     .description('scale a pool up by <count> pods')
     .option('-n, --namespace <ns>', 'pool namespace, if the name is ambiguous')
     .action(
-      withAdmin(async (admin, output, pool: string, count: string, opts: { namespace?: string }) => {
+      withAdmin(async (admin, output, pool: string, text: string, opts: { namespace?: string }) => {
         const res = await admin.call('addWorkers', {
           pool,
           namespace: opts.namespace ?? '',
-          count: parseCount(count),
+          count: count(text),
         });
         poolResult(output, res.pool);
       }),
@@ -264,7 +315,7 @@ export function simCommand(): Command {
         const res = await admin.call('scalePool', {
           pool,
           namespace: opts.namespace ?? '',
-          replicas: parseCount(replicas),
+          replicas: count(replicas),
         });
         poolResult(output, res.pool);
       }),
@@ -293,7 +344,7 @@ export function simCommand(): Command {
       f.id,
       f.rpc,
       f.actor || '*',
-      GrpcStatus[f.code] ?? String(f.code),
+      GRPC_CODE_NAMES[f.code] ?? String(f.code),
       f.probability ? String(f.probability) : 'always',
       f.count ? String(f.count) : 'unlimited',
       f.extraLatencyMs ? `${f.extraLatencyMs}ms` : '',
@@ -306,9 +357,9 @@ export function simCommand(): Command {
     .description('make an ateapi.Control RPC (or "*") fail or slow down')
     .option('--code <code>', 'gRPC code name or number (OK only adds latency)', 'UNAVAILABLE')
     .option('--message <text>', 'status message', 'injected fault')
-    .option('--probability <p>', 'chance per matching call, in (0, 1]')
-    .option('--count <n>', 'expire after n hits')
-    .option('--latency-ms <ms>', 'extra latency per hit')
+    .option('--probability <p>', 'chance per matching call, in (0, 1]', probability)
+    .option('--count <n>', 'expire after n hits', count)
+    .option('--latency-ms <ms>', 'extra latency per hit', count)
     .option('--actor <name>', 'only calls about this actor')
     .option('--leave-transitional', 'fail inside the atelet step, leaving RESUMING/SUSPENDING/PAUSING')
     .action(
@@ -320,9 +371,9 @@ export function simCommand(): Command {
           opts: {
             code: string;
             message: string;
-            probability?: string;
-            count?: string;
-            latencyMs?: string;
+            probability?: number;
+            count?: number;
+            latencyMs?: number;
             actor?: string;
             leaveTransitional?: boolean;
           },
@@ -334,9 +385,9 @@ export function simCommand(): Command {
               actor: opts.actor ?? '',
               code: parseCode(opts.code),
               message: opts.message,
-              probability: opts.probability === undefined ? 0 : Number(opts.probability),
-              count: opts.count === undefined ? 0 : parseCount(opts.count),
-              extraLatencyMs: opts.latencyMs === undefined ? 0 : parseCount(opts.latencyMs),
+              probability: opts.probability ?? 0,
+              count: opts.count ?? 0,
+              extraLatencyMs: opts.latencyMs ?? 0,
               leaveTransitional: opts.leaveTransitional ?? false,
               hits: 0,
             },
