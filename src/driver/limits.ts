@@ -8,8 +8,10 @@
 // answers RESOURCE_EXHAUSTED itself (server.ts).
 //
 // Where the OpenShell gateway has a limit for the same field (crates/openshell-server/src/grpc,
-// mod.rs and validation.rs), ours is the same or looser, so a request the gateway accepted is
-// refused only when Substrate, Kubernetes, Linux or Temporal could not carry it.
+// mod.rs and validation.rs), ours is the same, or stricter only where Substrate, Kubernetes,
+// Linux or Temporal could not carry what the gateway allows (environment and argv totals, label
+// shapes, the number of variables, the token's size), so a request the gateway accepted is
+// refused only when it could never have run.
 import { Buffer } from 'node:buffer';
 import { SandboxPolicy } from '../gen/sandbox';
 import { DRIVER_ENV_ENTRIES, MAX_ENV } from '../substrate/synthesize-template';
