@@ -93,6 +93,12 @@ export function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/** commander's own errors (usage, help, version), thrown under exitOverride. */
+export function isCommanderError(err: unknown): err is Error & { code: string; exitCode: number } {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
 /** The outcome a gRPC status code stands for. */
 export const outcomeOfGrpc = (code: number): Outcome => GRPC_OUTCOME[code] ?? 'failed';
 
@@ -104,12 +110,7 @@ export function exitFor(err: unknown): { code: number; message?: string } {
   if (err === undefined) return { code: EXIT.ok };
   if (err instanceof CliError) return { code: EXIT[err.outcome], message: err.message };
   // commander (exitOverride): help and --version end with 0, usage errors with 1, already printed.
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
-    const commander = err as Error & { code: string; exitCode?: number };
-    if (commander.code.startsWith('commander.')) {
-      return { code: commander.exitCode === 0 ? EXIT.ok : EXIT.usage };
-    }
-  }
+  if (isCommanderError(err)) return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage };
   const message = err instanceof Error ? err.message : JSON.stringify(err);
   const code = grpcCode(err);
   if (code !== undefined) {

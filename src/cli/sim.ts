@@ -2,13 +2,13 @@
 // through its admin API (kill or evict worker pods, scale pools, fail nodes, inject faults).
 // The simulator, the gRPC client and YAML load only when a command runs (fast `--help`); every
 // admin call is bounded by --timeout; errors end as CliError (exit codes: src/cli/exit.ts).
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
 import type { Fault, SimActor, SimPool, SimWorker } from '../gen/sim_admin';
 import type { SimulatorOptions } from '../sim';
 import type { SimAdminConnection } from '../sim/admin-client';
 import { nonNegative, positiveDuration, wholeNumber } from './args';
-import { CliError, EXIT_HELP, GRPC_CODE_NAMES, grpcCode, outcomeOfGrpc } from './exit';
+import { CliError, EXIT_HELP, GRPC_CODE_NAMES, grpcCode, isCommanderError, outcomeOfGrpc } from './exit';
 
 const DEFAULT_ADMIN = '127.0.0.1:7101';
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -96,10 +96,11 @@ async function startCommand(opts: {
   };
   const { startSimulator } = await import('../sim');
   const sim = await startSimulator(options).catch((err: unknown) => {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
-      throw new CliError('unavailable', `cannot listen: ${(err as Error).message}`, { cause: err });
-    if (code === 'ENOENT') throw new CliError('notFound', (err as Error).message, { cause: err });
+    // grpc-js reports a failed bind as a plain Error naming the errno.
+    const message = err instanceof Error ? err.message : String(err);
+    if (/EADDRINUSE|EACCES|EADDRNOTAVAIL/.test(message))
+      throw new CliError('unavailable', `cannot listen: ${message}`, { cause: err });
+    if (/ENOENT/.test(message)) throw new CliError('notFound', message, { cause: err });
     throw err;
   });
   console.log(
@@ -156,7 +157,7 @@ export function simCommand(): Command {
       try {
         await body(admin, { format, toYaml: stringify }, ...args);
       } catch (err) {
-        if (err instanceof CliError) throw err;
+        if (err instanceof CliError || isCommanderError(err)) throw err;
         const code = grpcCode(err);
         if (code === 14)
           throw new CliError('unavailable', `no simulator admin API at ${address}`, { cause: err });
@@ -293,29 +294,33 @@ export function simCommand(): Command {
         : [],
     );
   sim
-    .command('add-workers <pool> <count>')
+    .command('add-workers')
     .description('scale a pool up by <count> pods')
+    .argument('<pool>')
+    .addArgument(new Argument('<count>').argParser(count))
     .option('-n, --namespace <ns>', 'pool namespace, if the name is ambiguous')
     .action(
-      withAdmin(async (admin, output, pool: string, text: string, opts: { namespace?: string }) => {
+      withAdmin(async (admin, output, pool: string, added: number, opts: { namespace?: string }) => {
         const res = await admin.call('addWorkers', {
           pool,
           namespace: opts.namespace ?? '',
-          count: count(text),
+          count: added,
         });
         poolResult(output, res.pool);
       }),
     );
   sim
-    .command('scale <pool> <replicas>')
+    .command('scale')
     .description("set a pool's replicas")
+    .argument('<pool>')
+    .addArgument(new Argument('<replicas>').argParser(count))
     .option('-n, --namespace <ns>', 'pool namespace, if the name is ambiguous')
     .action(
-      withAdmin(async (admin, output, pool: string, replicas: string, opts: { namespace?: string }) => {
+      withAdmin(async (admin, output, pool: string, replicas: number, opts: { namespace?: string }) => {
         const res = await admin.call('scalePool', {
           pool,
           namespace: opts.namespace ?? '',
-          replicas: count(replicas),
+          replicas,
         });
         poolResult(output, res.pool);
       }),
@@ -411,6 +416,7 @@ export function simCommand(): Command {
     .action(
       withAdmin(async (admin, output, id?: string) => {
         const res = await admin.call('clearFaults', { id: id ?? '' });
+        if (id !== undefined && res.cleared === 0) throw new CliError('notFound', `no fault ${id}`);
         show(output, res, ['CLEARED'], () => [[String(res.cleared)]]);
       }),
     );
