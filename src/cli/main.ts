@@ -94,4 +94,10 @@ async function main(argv: string[]): Promise<void> {
   process.exitCode = code;
 }
 
+// Output piped into a reader that stops early (`| head`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit();
+  throw err;
+});
+
 void main(process.argv.slice(2));
