@@ -41,6 +41,7 @@ const GRPC_UNAVAILABLE = 14;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const POLL_MS = 250;
 const GONE_POLL_MS = 1_000;
+const GONE_GRACE_MS = 1_000;
 
 /** Sandbox ids name Substrate actors: DNS-1123 labels. Anything else can only be a name. */
 const ID_SHAPE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -332,9 +333,10 @@ export function sandboxCommand(): Command {
           target &&
           setInterval(() => {
             ctx.get(target.id).catch((err: unknown) => {
-              if (grpcCode(err) !== GRPC_NOT_FOUND) return;
+              if (grpcCode(err) !== GRPC_NOT_FOUND || gone) return;
               gone = true;
-              stop();
+              // Events the facade has yet to relay get a moment to arrive.
+              setTimeout(stop, GONE_GRACE_MS);
             });
           }, GONE_POLL_MS);
         try {
@@ -579,9 +581,19 @@ class Context {
 
   /** Polls until the sandbox runs; FAILED and the --timeout end it with their own outcomes. */
   async waitUntilRunning(id: string, what: string): Promise<Sandbox> {
+    let last: Sandbox | undefined;
+    const late = () =>
+      new CliError(
+        'unavailable',
+        `sandbox ${id} did not reach RUNNING within --timeout ${this.timeoutText}` +
+          (last ? ` (still ${last.state}: ${last.detail})` : ''),
+      );
     return this.withProgress(id, what, async () => {
       for (;;) {
-        const sandbox = await this.get(id);
+        const sandbox = await this.get(id).catch((err: unknown) => {
+          throw grpcCode(err) === GRPC_DEADLINE_EXCEEDED ? late() : err;
+        });
+        last = sandbox;
         if (sandbox.state === 'RUNNING') return sandbox;
         if (sandbox.state === 'FAILED') {
           this.printSandbox(sandbox);
@@ -590,12 +602,7 @@ class Context {
             `sandbox ${id} FAILED: ${sandbox.failure?.message ?? sandbox.detail}`,
           );
         }
-        if (Date.now() + POLL_MS >= this.deadline) {
-          throw new CliError(
-            'unavailable',
-            `sandbox ${id} is still ${sandbox.state} after --timeout ${this.timeoutText} (${sandbox.detail})`,
-          );
-        }
+        if (Date.now() + POLL_MS >= this.deadline) throw late();
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
     });
