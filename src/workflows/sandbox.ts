@@ -240,7 +240,7 @@ class Sandbox {
         validator: (timeoutMs) => {
           this.refuseIfDeleting();
           if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
-            throw new Error('idle timeout must be a whole number of ms ≥ 0');
+            throw refused('idle timeout must be a whole number of ms ≥ 0');
         },
       },
     );
@@ -262,7 +262,12 @@ class Sandbox {
   }
 
   private refuseIfDeleting(): void {
-    if (this.deleting()) throw new Error(`sandbox ${this.view.sandboxId} is being deleted`);
+    if (this.deleting()) {
+      throw ApplicationFailure.nonRetryable(
+        `sandbox ${this.view.sandboxId} is being deleted`,
+        SANDBOX_DELETED,
+      );
+    }
   }
 
   /**
@@ -275,13 +280,13 @@ class Sandbox {
     const queued = this.queue.map((q) => q.op);
     const hold = projectedHold(this.view.hold?.reason, queued);
     if (op.kind === 'start' && hold !== undefined) {
-      throw new Error(
+      throw refused(
         `sandbox ${this.view.sandboxId} is on hold (${hold || 'no reason given'}); release it first`,
       );
     }
     if (busy) return;
     const verdict = decide(op, this.facts());
-    if (verdict.verdict === 'refuse') throw new Error(verdict.message);
+    if (verdict.verdict === 'refuse') throw refused(verdict.message);
   }
 
   private facts() {
@@ -880,5 +885,11 @@ function asUpdateFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   return ApplicationFailure.nonRetryable(failureMessage(err), failureType(err) ?? OPERATION_FAILED);
 }
+
+/**
+ * A validator's refusal, typed like the refusals decided when an operation's turn comes (a
+ * rejected update leaves nothing in history, so its type can change without a patch).
+ */
+const refused = (message: string) => ApplicationFailure.nonRetryable(message, REFUSED);
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
