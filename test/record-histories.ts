@@ -10,6 +10,11 @@
 // GENERATION and record again; after a patched() change, the current generation's files may be
 // re-recorded to cover the new branch (the older ones stay and cover the old one).
 //
+// `tsx test/record-histories.ts [--suffix <name>] [scenario …]` records only the scenarios named,
+// into `sandbox-<scenario>-v2[-<name>].json`: a suffix keeps a recording made with earlier code of
+// this generation (e.g. `unpatched`, before a patched() change) next to the current one, so both
+// branches of the patch replay.
+//
 // `tsx test/record-histories.ts --measure` prints, for every recorded history, the events and the
 // bytes (compact JSON) that each part of the lifecycle added; no server is needed.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,8 +32,10 @@ import {
   pauseUpdate,
   releaseUpdate,
   startUpdate,
+  sandboxWorkflowId,
   stopUpdate,
 } from '../src/workflows/messages';
+import { sandboxWorkflow } from '../src/workflows/sandbox';
 import {
   createSandbox,
   handleOf,
@@ -43,16 +50,27 @@ import {
 const GENERATION = 'v2';
 const dir = join(__dirname, 'histories');
 
-async function record(): Promise<void> {
+/** Each scenario runs one sandbox to its end and returns its id. */
+const SCENARIOS: Record<string, (stack: SandboxStack) => Promise<string>> = {
+  lifecycle,
+  reconcile,
+  overlap,
+  'first-task': firstTask,
+};
+
+async function record(names: string[], suffix: string): Promise<void> {
+  const unknown = names.filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0)
+    throw new Error(`unknown scenarios ${unknown.join(', ')}: ${Object.keys(SCENARIOS).join(', ')}`);
   const stack = await startSandboxStack({ server: 'dev' });
   const scenarios: Record<string, string> = {};
   try {
-    scenarios.lifecycle = await lifecycle(stack);
-    scenarios.reconcile = await reconcile(stack);
-    scenarios.overlap = await overlap(stack);
+    for (const name of names.length > 0 ? names : Object.keys(SCENARIOS)) {
+      scenarios[name] = await SCENARIOS[name](stack);
+    }
     for (const [name, sandboxId] of Object.entries(scenarios)) {
       const history = await handleOf(stack, sandboxId).fetchHistory();
-      const file = join(dir, `sandbox-${name}-${GENERATION}.json`);
+      const file = join(dir, `sandbox-${name}-${GENERATION}${suffix ? `-${suffix}` : ''}.json`);
       writeFileSync(file, historyToJSON(history) + '\n');
       console.log(`wrote ${file} (${history.events?.length} events)`);
     }
@@ -147,6 +165,34 @@ async function overlap(stack: SandboxStack): Promise<string> {
   return input.sandboxId;
 }
 
+/**
+ * Requests delivered with the workflow's first task (started while no worker polls): a stop and
+ * a hold, which queue behind provisioning (patch provision-first).
+ */
+async function firstTask(stack: SandboxStack): Promise<string> {
+  const input = sandboxInput({ sandboxId: `replay-first-task-${GENERATION}`, idleTimeoutMs: 0 });
+  const handle = handleOf(stack, input.sandboxId);
+  await stack.stopWorker();
+  let sent: Promise<unknown>[];
+  try {
+    await stack.env.client.workflow.start(sandboxWorkflow, {
+      workflowId: sandboxWorkflowId(input.sandboxId),
+      taskQueue: stack.taskQueue,
+      args: [input],
+    });
+    sent = [
+      handle.executeUpdate(stopUpdate),
+      handle.executeUpdate(holdUpdate, { args: [{ reason: 'recording' }] }),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 500)); // admitted before the worker is back
+  } finally {
+    await stack.startWorker();
+  }
+  await Promise.allSettled(sent);
+  await handle.executeUpdate(deleteUpdate);
+  return input.sandboxId;
+}
+
 // ---- measuring ---------------------------------------------------------------------------------
 
 interface HistoryEvent {
@@ -226,7 +272,10 @@ function measure(): void {
 }
 
 if (require.main === module) {
-  const run = process.argv.includes('--measure') ? Promise.resolve(measure()) : record();
+  const args = process.argv.slice(2);
+  const suffixAt = args.indexOf('--suffix');
+  const suffix = suffixAt >= 0 ? args.splice(suffixAt, 2)[1] : '';
+  const run = args.includes('--measure') ? Promise.resolve(measure()) : record(args, suffix);
   run.catch((err: unknown) => {
     console.error(err);
     process.exit(1);

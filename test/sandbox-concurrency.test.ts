@@ -3,16 +3,21 @@
 // then runs against the new state. None is rejected for being concurrent.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkflowUpdateStage } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Actor_Status } from '../src/gen/ateapi';
+import { SUPERSEDED } from '../src/workflows/failure-types';
 import {
   checkpointUpdate,
   deleteUpdate,
+  holdUpdate,
+  sandboxWorkflowId,
   startUpdate,
   stopUpdate,
   type SandboxState,
   type SandboxView,
 } from '../src/workflows/messages';
+import { sandboxWorkflow } from '../src/workflows/sandbox';
 import {
   createSandbox,
   handleOf,
@@ -109,5 +114,81 @@ describe('concurrent requests on one sandbox (dev server, simulator with latency
     assert.equal(await actorStatus(view), expectedActor);
     const checkpoints = final.events.filter((event) => event.reason === 'Checkpointed').length;
     assert.equal(checkpoints, ops.filter((op) => op === 'checkpoint').length);
+  });
+
+  /** Settles within `ms`, or fails the test saying which request never got an answer. */
+  async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A sandbox whose requests reach it with its first workflow task: the workflow is started while
+   * no worker polls (a worker restart; or a create that makes a deleted sandbox again while other
+   * requests are on their way), so they are delivered together when a worker comes back.
+   */
+  async function withFirstTask<T>(send: (sandboxId: string) => T): Promise<{ sandboxId: string; sent: T }> {
+    const input = sandboxInput();
+    await stack.stopWorker();
+    try {
+      await stack.env.client.workflow.start(sandboxWorkflow, {
+        workflowId: sandboxWorkflowId(input.sandboxId),
+        taskQueue: stack.taskQueue,
+        args: [input],
+      });
+      const sent = send(input.sandboxId);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // admitted by the server
+      return { sandboxId: input.sandboxId, sent };
+    } finally {
+      await stack.startWorker();
+    }
+  }
+
+  it('runs requests that come with the first workflow task after provisioning', async () => {
+    // Before, they ran ahead of provisioning: the stop failed (no decision while PROVISIONING),
+    // the sandbox went FAILED (its actor "missing"), and only then was it provisioned.
+    const { sandboxId, sent } = await withFirstTask((id) => [
+      handleOf(stack, id).executeUpdate(stopUpdate),
+      handleOf(stack, id).executeUpdate(holdUpdate, { args: [{ reason: 'first task' }] }),
+    ]);
+    const [stopped, held] = await within(20_000, 'stop and hold', Promise.all(sent));
+    assert.equal(stopped.state, 'SUSPENDED');
+    assert.equal(held.state, 'SUSPENDED');
+    assert.equal(held.hold?.reason, 'first task');
+    assert.ok(
+      !held.events.some((event) => event.type === 'Warning' && event.reason !== 'Held'),
+      'no failure',
+    );
+    assert.equal(await actorStatus(held), Actor_Status.STATUS_SUSPENDED);
+    await handleOf(stack, sandboxId).executeUpdate(deleteUpdate);
+  });
+
+  it('answers a delete that comes with the first workflow task, after provisioning', async () => {
+    // Before, the delete ran ahead of provisioning, failed, and its caller never got an answer.
+    const { sandboxId, sent } = await withFirstTask((id) => ({
+      stop: handleOf(stack, id)
+        .executeUpdate(stopUpdate)
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+      delete: handleOf(stack, id).executeUpdate(deleteUpdate),
+    }));
+    const result = await within(20_000, 'delete', sent.delete);
+    assert.equal(result.deleted, true);
+    assert.equal(result.view.state, 'DELETED');
+    const stopFailure = await sent.stop;
+    assert.ok(stopFailure instanceof WorkflowUpdateFailedError, `the stop: ${String(stopFailure)}`);
+    assert.ok(stopFailure.cause instanceof ApplicationFailure && stopFailure.cause.type === SUPERSEDED);
+    const { status: run } = await handleOf(stack, sandboxId).describe();
+    assert.equal(run.name, 'COMPLETED');
+    await assert.rejects(stack.ateapi.getActor(result.view.actor), /not found/);
   });
 });

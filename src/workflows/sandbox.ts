@@ -6,7 +6,8 @@
 // each request twice: when it is accepted and when it runs. Between operations the loop reconciles
 // with what the fleet observer reported, and sleeps on one lazy idle timer. When the sandbox is
 // deleted, whatever is still queued is settled (a later delete joins the first), so no caller can
-// hang. Deterministic and free of I/O: all side effects are activities.
+// hang. Requests that come with the first workflow task queue behind provisioning like any other.
+// Deterministic and free of I/O: all side effects are activities.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -72,6 +73,11 @@ import { appendEvent, idleDeadline, initialView, snapshot } from './view';
 
 /** Workflows started before the operation table replay with their own code (legacy/README.md). */
 export const OPERATION_TABLE_PATCH = 'operation-table';
+/**
+ * Requests delivered with the workflow's first task queue behind provisioning (before, they ran
+ * ahead of it and failed). Recorded only by workflows that got such requests.
+ */
+export const PROVISION_FIRST_PATCH = 'provision-first';
 
 export const defaultLimits: SandboxLimits = {
   transitionTimeoutMs: 5 * 60_000,
@@ -116,6 +122,7 @@ class Sandbox {
   private readonly view: SandboxView;
   private readonly queue: Queued[] = [];
   private current: Queued | undefined;
+  private provisionQueued = false;
   private observation: { actor: ActorView | null } | undefined;
   private idleSettingsChanged = false;
   private deleteResult: DeleteResult | undefined;
@@ -149,8 +156,12 @@ class Sandbox {
 
   // ---- main loop ------------------------------------------------------------------------------
   async main(): Promise<SandboxView> {
+    // Registering a handler runs the requests that came with the first task (provisionFirst).
     this.registerHandlers();
-    if (!this.input.carried) this.queue.push({ op: { kind: 'provision' }, done: false });
+    if (!this.input.carried && !this.provisionQueued) {
+      this.provisionQueued = true;
+      this.queue.push({ op: { kind: 'provision' }, done: false });
+    }
     const somethingToDo = () =>
       this.queue.length > 0 || this.observation !== undefined || this.idleSettingsChanged;
     while (this.view.state !== 'DELETED') {
@@ -302,10 +313,18 @@ class Sandbox {
     return queued.view!;
   }
 
-  /** A delete supersedes whatever still waits, and later deletes join the first. */
+  /**
+   * A delete supersedes whatever still waits (except provisioning: the delete runs after it), and
+   * later deletes join the first.
+   */
   private async submitDelete(): Promise<DeleteResult> {
     if (!this.deleting()) {
+      this.provisionFirst();
       for (const waiting of this.queue.splice(0)) {
+        if (waiting.op.kind === 'provision') {
+          this.queue.push(waiting);
+          continue;
+        }
         waiting.error = ApplicationFailure.nonRetryable(
           `superseded: sandbox ${this.view.sandboxId} is being deleted`,
           SUPERSEDED,
@@ -320,9 +339,23 @@ class Sandbox {
   }
 
   private enqueue(op: Operation): Queued {
+    this.provisionFirst();
     const queued: Queued = { op, done: false };
     this.queue.push(queued);
     return queued;
+  }
+
+  /**
+   * Requests delivered with the workflow's first task (a worker that was down when the sandbox
+   * was created, or a create that made a deleted sandbox again while other requests were on their
+   * way) reach their handlers when main() registers them, before it queues provisioning: they
+   * must queue behind it, since nothing can run on a sandbox that has no actor yet.
+   */
+  private provisionFirst(): void {
+    if (this.input.carried || this.provisionQueued) return;
+    if (!patched(PROVISION_FIRST_PATCH)) return; // recorded before: they ran first (and failed)
+    this.provisionQueued = true;
+    this.queue.unshift({ op: { kind: 'provision' }, done: false });
   }
 
   private async execute(queued: Queued): Promise<void> {
