@@ -48,7 +48,7 @@ describe('replay of recorded sandbox histories', () => {
     assert.ok(legacy.length >= 2, `histories recorded before the operation table: ${legacy.join(', ')}`);
     assert.ok(current.length >= 2, `histories recorded with the operation table: ${current.join(', ')}`);
     assert.ok(
-      current.every((file) => /-v\d+\.json$/.test(file)),
+      current.every((file) => /-v\d+(-[\w-]+)?\.json$/.test(file)),
       'the current generation writes -v<n> files',
     );
   });
