@@ -56,6 +56,7 @@ const SCENARIOS: Record<string, (stack: SandboxStack) => Promise<string>> = {
   reconcile,
   overlap,
   'first-task': firstTask,
+  'delete-failure': deleteFailure,
 };
 
 async function record(names: string[], suffix: string): Promise<void> {
@@ -190,6 +191,29 @@ async function firstTask(stack: SandboxStack): Promise<string> {
   }
   await Promise.allSettled(sent);
   await handle.executeUpdate(deleteUpdate);
+  return input.sandboxId;
+}
+
+/** A delete that fails (DeleteActor refused once), then one that succeeds (patch delete-answers-failure). */
+async function deleteFailure(stack: SandboxStack): Promise<string> {
+  const input = sandboxInput({ sandboxId: `replay-delete-failure-${GENERATION}`, idleTimeoutMs: 0 });
+  await createSandbox(stack, input);
+  await waitForView(stack, input.sandboxId, inState('RUNNING'), 'running');
+  stack.sim.core.faults.add({
+    rpc: 'DeleteActor',
+    actor: input.actor.name,
+    code: status.PERMISSION_DENIED,
+    message: 'injected while recording',
+    probability: 0,
+    count: 1,
+    extraLatencyMs: 0,
+    leaveTransitional: false,
+  });
+  const handle = handleOf(stack, input.sandboxId);
+  const first = await handle.startUpdate(deleteUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+  await waitForView(stack, input.sandboxId, inState('FAILED'), 'the failed delete');
+  await handle.executeUpdate(deleteUpdate);
+  await Promise.allSettled([first.result()]);
   return input.sandboxId;
 }
 

@@ -3,6 +3,7 @@
 // then runs against the new state. None is rejected for being concurrent.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Actor_Status } from '../src/gen/ateapi';
@@ -190,5 +191,39 @@ describe('concurrent requests on one sandbox (dev server, simulator with latency
     const { status: run } = await handleOf(stack, sandboxId).describe();
     assert.equal(run.name, 'COMPLETED');
     await assert.rejects(stack.ateapi.getActor(result.view.actor), /not found/);
+  });
+
+  it('answers every caller of a delete that fails; a later delete succeeds', async () => {
+    // Before, the callers of a failed delete waited until some later delete succeeded.
+    const view = await running();
+    stack.sim.core.faults.add({
+      rpc: 'DeleteActor',
+      actor: view.actor.name,
+      code: status.PERMISSION_DENIED,
+      message: 'injected: not allowed',
+      probability: 0,
+      count: 1,
+      extraLatencyMs: 0,
+      leaveTransitional: false,
+    });
+    const handle = handleOf(stack, view.sandboxId);
+    const first = await handle.startUpdate(deleteUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const joined = await handle.startUpdate(deleteUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+    for (const update of [first, joined]) {
+      await within(
+        20_000,
+        'the failed delete',
+        assert.rejects(update.result(), (err: unknown) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError);
+          assert.match((err.cause as Error).message, /not allowed/);
+          return true;
+        }),
+      );
+    }
+    const failed = await waitForView(stack, view.sandboxId, inState('FAILED'), 'FAILED');
+    assert.equal(failed.failure?.recovery, 'delete');
+    const result = await within(20_000, 'the second delete', handle.executeUpdate(deleteUpdate));
+    assert.equal(result.view.state, 'DELETED');
+    await assert.rejects(stack.ateapi.getActor(view.actor), /not found/);
   });
 });

@@ -5,9 +5,10 @@
 // mid-transition waits its turn and then runs against the new state. The operation table decides
 // each request twice: when it is accepted and when it runs. Between operations the loop reconciles
 // with what the fleet observer reported, and sleeps on one lazy idle timer. When the sandbox is
-// deleted, whatever is still queued is settled (a later delete joins the first), so no caller can
-// hang. Requests that come with the first workflow task queue behind provisioning like any other.
-// Deterministic and free of I/O: all side effects are activities.
+// deleted, whatever is still queued is settled (a later delete joins the first, and every caller
+// of a delete that fails gets the failure), so no caller can hang. Requests that come with the
+// first workflow task queue behind provisioning like any other. Deterministic and free of I/O:
+// all side effects are activities.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -78,6 +79,8 @@ export const OPERATION_TABLE_PATCH = 'operation-table';
  * ahead of it and failed). Recorded only by workflows that got such requests.
  */
 export const PROVISION_FIRST_PATCH = 'provision-first';
+/** A delete that fails answers its callers with the failure (before, they waited for another). */
+export const DELETE_FAILURE_PATCH = 'delete-answers-failure';
 
 export const defaultLimits: SandboxLimits = {
   transitionTimeoutMs: 5 * 60_000,
@@ -96,6 +99,8 @@ interface Queued {
   op: Operation;
   done: boolean;
   error?: ApplicationFailure;
+  /** A delete that failed: its callers get `error` (DELETE_FAILURE_PATCH). */
+  failed?: boolean;
   /** The view as this operation left it (the next one may already be running when the caller reads it). */
   view?: SandboxView;
 }
@@ -123,6 +128,8 @@ class Sandbox {
   private readonly queue: Queued[] = [];
   private current: Queued | undefined;
   private provisionQueued = false;
+  /** The delete that runs or waits; later deletes join it. */
+  private deleteRequest: Queued | undefined;
   private observation: { actor: ActorView | null } | undefined;
   private idleSettingsChanged = false;
   private deleteResult: DeleteResult | undefined;
@@ -315,7 +322,7 @@ class Sandbox {
 
   /**
    * A delete supersedes whatever still waits (except provisioning: the delete runs after it), and
-   * later deletes join the first.
+   * later deletes join the first. Every caller gets the delete's result, or its failure.
    */
   private async submitDelete(): Promise<DeleteResult> {
     if (!this.deleting()) {
@@ -332,9 +339,13 @@ class Sandbox {
         waiting.view = snapshot(this.view);
         waiting.done = true;
       }
-      this.enqueue({ kind: 'delete' });
+      this.deleteRequest = this.enqueue({ kind: 'delete' });
     }
-    await condition(() => this.deleteResult !== undefined || this.view.state === 'DELETED');
+    const request = this.deleteRequest;
+    await condition(
+      () => this.deleteResult !== undefined || this.view.state === 'DELETED' || request?.failed === true,
+    );
+    if (this.deleteResult === undefined && request?.failed && request.error) throw request.error;
     return this.deleteResult ?? { deleted: false, view: snapshot(this.view) };
   }
 
@@ -375,6 +386,8 @@ class Sandbox {
         );
       } else if (!(err instanceof Refused)) {
         await this.afterFailure(queued.op, err);
+        // Recorded before: the callers of a failed delete waited for another delete to succeed.
+        if (queued.op.kind === 'delete' && patched(DELETE_FAILURE_PATCH)) queued.failed = true;
       }
     } finally {
       queued.view = snapshot(this.view);
