@@ -20,9 +20,10 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
-import type { Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
+import { EXIT, type Outcome } from './exit';
 import { DEV_GATEWAY_PORT, DEV_SANDBOX_IMAGE, devCluster } from '../demo/cluster';
 import { startDriverFromConfig } from '../driver/main';
 import { loadDriverSettings } from '../driver/settings';
@@ -88,13 +89,20 @@ export interface DevStack {
 /** An error whose message is the whole story: the CLI prints it as one line, no stack. */
 export class DevStartError extends Error {
   override name = 'DevStartError';
+  /** The exit code's outcome (src/cli/exit.ts): most start failures are something unavailable. */
+  constructor(
+    message: string,
+    readonly outcome: Outcome = 'unavailable',
+  ) {
+    super(message);
+  }
 }
 
 function hostPort(address: string, key: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
   const port = Number(address.slice(at + 1));
   if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535)
-    throw new DevStartError(`${key}=${address} is not host:port`);
+    throw new DevStartError(`${key}=${address} is not host:port`, 'usage');
   return { host: address.slice(0, at), port };
 }
 
@@ -280,6 +288,26 @@ async function waitForTemporal(child: ChildProcess, host: string, port: number, 
     if (Date.now() > deadline)
       throw new DevStartError(`the Temporal dev server did not listen on ${host}:${port} within 60 s`);
     await sleep(100);
+  }
+  // Listening is not serving: right after the port opens the frontend still answers "Frontend is
+  // not healthy yet". Wait until a real call succeeds.
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address: `${host}:${port}`, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new DevStartError(
+          `the Temporal dev server on ${host}:${port} did not become healthy within 60 s: ${(err as Error).message}`,
+        );
+      }
+      await sleep(200);
+    }
   }
 }
 
@@ -516,7 +544,7 @@ export async function runDev(config: Config, flags: DevFlags): Promise<void> {
   }).catch((err: unknown) => {
     if (err instanceof DevStartError) {
       console.error(`ateflow dev: ${err.message}`);
-      process.exit(1);
+      process.exit(EXIT[err.outcome]);
     }
     throw err;
   });

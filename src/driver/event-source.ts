@@ -70,7 +70,7 @@ export class SandboxEventSource {
 
   /** Registers the subscriber first, then hands out the current snapshot: nothing falls between. */
   async subscribe(subscriber: Subscriber): Promise<Subscription> {
-    this.ready ??= this.start();
+    this.ready ??= this.track(this.start());
     await this.ready;
     this.subscribers.add(subscriber);
     return {
@@ -82,8 +82,11 @@ export class SandboxEventSource {
     };
   }
 
-  /** Ends every subscription (facade shutdown). */
-  close(): void {
+  /**
+   * Ends every subscription (facade shutdown); resolves once no poll is in flight, so the Temporal
+   * connection can be closed without a retrying call firing on it afterwards.
+   */
+  async close(): Promise<void> {
     const err = new DriverError(
       status.UNAVAILABLE,
       'the ateflow driver is shutting down; reconnect to another instance',
@@ -91,6 +94,15 @@ export class SandboxEventSource {
     for (const subscriber of this.subscribers) subscriber.onError(err);
     this.subscribers.clear();
     this.stop();
+    await Promise.all([...this.inFlight]);
+  }
+
+  /** Polls (and the first sync) still running. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
   }
 
   private async start(): Promise<void> {
@@ -117,7 +129,7 @@ export class SandboxEventSource {
   }
 
   private schedule(generation: number): void {
-    this.timer = setTimeout(() => void this.tick(generation), this.options.pollMs);
+    this.timer = setTimeout(() => void this.track(this.tick(generation)), this.options.pollMs);
   }
 
   private async tick(generation: number): Promise<void> {

@@ -42,7 +42,7 @@ export async function startDriverFromConfig(
   return {
     ...server,
     close: async () => {
-      usage?.close();
+      await usage?.close();
       await server.close();
       ateapi.close();
       await client.connection.close();

@@ -74,7 +74,7 @@ export async function startDriverServer(deps: DriverServerDeps): Promise<Running
     events,
     close: () =>
       (closed ??= (async () => {
-        events.close();
+        await events.close();
         await new Promise<void>((done) => {
           const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
           server.tryShutdown(() => (clearTimeout(force), done()));

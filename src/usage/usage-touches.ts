@@ -48,11 +48,13 @@ export class UsageTouches {
     for (const view of subscription.snapshot) this.follow(view);
   }
 
-  close(): void {
+  /** Stops following; resolves once no touch is in flight (the Temporal connection may close). */
+  async close(): Promise<void> {
     this.unsubscribe?.();
     for (const window of this.windows.values()) clearTimeout(window.timer);
     this.windows.clear();
     this.watcher.close();
+    await Promise.all([...this.touching]);
   }
 
   private follow(view: SandboxView): void {
@@ -85,9 +87,12 @@ export class UsageTouches {
     if (window?.usedAgain) this.used(sandboxId);
   }
 
+  private readonly touching = new Set<Promise<void>>();
   private touch(sandboxId: string): void {
-    this.sandboxes
+    const touched = this.sandboxes
       .touch(sandboxId)
-      .catch((err: Error) => logger.debug({ sandboxId, err: err.message }, 'usage: touch failed'));
+      .catch((err: Error) => logger.debug({ sandboxId, err: err.message }, 'usage: touch failed'))
+      .finally(() => this.touching.delete(touched));
+    this.touching.add(touched);
   }
 }
