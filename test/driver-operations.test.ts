@@ -141,4 +141,20 @@ describe('ateflow operations API', () => {
       /worker_pool or a node/,
     );
   });
+
+  it('ends a one-sandbox event stream when the sandbox is deleted', async () => {
+    const stream = ops.watchEvents({ sandboxId: id });
+    const ended = new Promise<string>((done) => {
+      stream.on('end', () => done('end'));
+      stream.on('error', (err: Error) => done(`error: ${err.message}`));
+    });
+    stream.on('data', () => undefined);
+    await new Promise((r) => setTimeout(r, 300)); // subscribed before the delete
+    assert.equal(await gateway(f.client).delete(id), true);
+    const outcome = await Promise.race([
+      ended,
+      new Promise((r) => setTimeout(() => r('still open'), 20_000)),
+    ]);
+    assert.equal(outcome, 'end');
+  });
 });

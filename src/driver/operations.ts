@@ -153,6 +153,8 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     watchEvents: serverStream('WatchEvents', async (request, call) => {
       checkSandboxId(request.sandboxId, 'sandbox_id', true);
       await followEvents(call, deps.events, (change) => {
+        // A stream that follows one sandbox ends when the sandbox is gone: nothing more can come.
+        if (change.kind === 'deleted' && change.sandboxId === request.sandboxId) return void call.end();
         if (change.kind !== 'event') return;
         if (request.sandboxId && change.sandboxId !== request.sandboxId) return;
         const event = toSandboxEvent(change.sandboxId, change.event);
