@@ -1,10 +1,10 @@
 // The ateflow Temporal worker: sandbox workflows plus the activities that drive Substrate, and the
 // fleet observer. Run any number of these on one task queue to scale out (`npm run worker`).
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities';
 import { loadConfig, type Config } from './src/config';
-import { logger } from './src/logger';
+import { logger, temporalLogger } from './src/logger';
 import { FleetObserver } from './src/observer/fleet-observer';
 import { loadSealingKey } from './src/sealing';
 import { ateapiClientFromConfig, type AteapiClient } from './src/substrate/client';
@@ -88,8 +88,21 @@ export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> 
   };
 }
 
+/**
+ * The SDK's logs (worker, activities, workflows' `log.*`, and Core's warnings, forwarded) go
+ * through ateflow's logger, as JSON lines at ATEFLOW_LOG_LEVEL: an activity that fails is one
+ * line with its attempt and reason; stacks only at debug.
+ */
+export function installTemporalLogging(): void {
+  Runtime.install({
+    logger: temporalLogger(),
+    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
+  });
+}
+
 if (require.main === module) {
   const config = loadConfig();
+  installTemporalLogging();
   workerDepsFromConfig(config)
     .then(createWorker)
     .then((worker) => {
