@@ -122,5 +122,28 @@ describe('the Temporal Web UI shows ateflow sandboxes', { skip }, () => {
     await page.getByText(`create actor ${running}`).first().waitFor();
     await page.getByText('ui-running to migrate').first().waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-history.png'), fullPage: true });
+    // Who the sandbox is: the workflow's static summary and details (User Metadata tab).
+    await page.getByText('User Metadata').first().click();
+    // The UI renders summaries as markdown inside sandboxed iframes.
+    const framesText = async () =>
+      (
+        await Promise.all(
+          page.frames().map((f) =>
+            f
+              .locator('body')
+              .innerText()
+              .catch(() => ''),
+          ),
+        )
+      ).join('\n');
+    const deadline = Date.now() + 20_000;
+    let seen = '';
+    while (Date.now() < deadline && !/sandbox ui-running in webui[\s\S]*OpenShell sandbox/.test(seen)) {
+      seen = await framesText();
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(seen, /sandbox ui-running in webui/);
+    assert.match(seen, /OpenShell sandbox ui-running \(id /);
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-metadata.png'), fullPage: true });
   });
 });

@@ -67,6 +67,10 @@ export class SandboxWorkflows {
           taskQueue: this.options.taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
+          // What the Web UI shows for the sandbox in the workflow list and on its page: who it is
+          // (the state is the SandboxState column and the status line, which change).
+          staticSummary: `sandbox ${input.sandboxName || input.sandboxId}${input.workspace ? ` in ${input.workspace}` : ''}`,
+          staticDetails: staticDetails(input),
           // Visible to the watch poller from the first instant, before the workflow's first task.
           typedSearchAttributes: [
             { key: SandboxState, value: 'PROVISIONING' },
@@ -277,3 +281,21 @@ const isLifecycleEvent = (value: unknown): value is LifecycleEvent =>
   value !== null &&
   typeof (value as LifecycleEvent).seq === 'number' &&
   typeof (value as LifecycleEvent).reason === 'string';
+
+/** The sandbox's identity for its Web UI page (markdown; nothing secret: the token is sealed). */
+function staticDetails(input: SandboxInput): string {
+  const template =
+    input.template.kind === 'synthesized'
+      ? `${input.template.ref.namespace}/${input.template.ref.name} (its own; ` +
+        (input.template.spec.base
+          ? `based on ${input.template.spec.base.name})`
+          : `image ${input.template.spec.image})`)
+      : `${input.template.ref.namespace}/${input.template.ref.name}`;
+  return [
+    `**OpenShell sandbox** ${input.sandboxName} (id \`${input.sandboxId}\`)`,
+    `- workspace: ${input.workspace || '—'}`,
+    `- actor: ${input.actor.atespace}/${input.actor.name}`,
+    `- template: ${template}`,
+    `- idle timeout: ${input.idleTimeoutMs > 0 ? `${input.idleTimeoutMs / 1000} s` : 'off'}`,
+  ].join('\n');
+}
