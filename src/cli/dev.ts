@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { DefaultLogger, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { Runtime, type WorkerOptions } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
@@ -27,7 +27,7 @@ import { EXIT, type Outcome } from './exit';
 import { DEV_GATEWAY_PORT, DEV_SANDBOX_IMAGE, devCluster } from '../demo/cluster';
 import { startDriverFromConfig } from '../driver/main';
 import { loadDriverSettings } from '../driver/settings';
-import { logger } from '../logger';
+import { logger, temporalLogger } from '../logger';
 import { locateOpenShell, type OpenShellBinaries } from '../openshell/binaries';
 import { startGateway, type RunningGateway } from '../openshell/gateway';
 import { loadClusterFile, startSimulator, type Simulator } from '../sim';
@@ -221,10 +221,13 @@ function searchAttributeTypeName(type: string): string {
   return type.toLowerCase().replace(/(^|_)(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
 }
 
-/** Workers log every workflow step at INFO; the dev console shows warnings and errors only. */
+/**
+ * The SDK's logs through ateflow's logger (one line per activity retry, stacks at debug); the
+ * dev console shows warnings and errors only (runDev sets the level).
+ */
 function quietTemporalSdk(): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: temporalLogger() });
   } catch {
     // Already installed (tests install their own): keep it.
   }
