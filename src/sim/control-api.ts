@@ -1,7 +1,6 @@
 // The 14 ateapi.Control RPCs, transport-free: validation in upstream's order with upstream's
 // messages, then the store or a lifecycle workflow. Handlers throw StatusError for statuses
 // the client must see verbatim and plain Errors for everything upstream reports as Internal.
-import { createHash } from 'node:crypto';
 import {
   Actor_Status,
   type ActorRef,
@@ -46,6 +45,7 @@ import {
 } from './errors';
 import type { ControlRpc } from './faults';
 import type { Lifecycle } from './lifecycle';
+import { listActorsPage } from './list-actors';
 import type { Store } from './store';
 import { validateActorName, validateAtespace, validateSelector } from './validation';
 
@@ -72,40 +72,6 @@ export type ControlHandlers = {
 };
 
 const MAX_PAGE_SIZE = 1000;
-/** The simulated store has one "shard"; tokens name it like upstream's per-master tokens. */
-const SHARD_HASH = createHash('sha256').update('ateflow-sim:6379').digest('hex');
-
-interface PageToken {
-  shard_hash: string;
-  cursor: number;
-}
-
-function decodePageToken(token: string): number {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-  } catch (err) {
-    throw new Error(
-      `while listing actors: invalid page token: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
-  }
-  const { shard_hash, cursor } = (parsed ?? {}) as Partial<PageToken>;
-  if (
-    typeof shard_hash !== 'string' ||
-    typeof cursor !== 'number' ||
-    !Number.isInteger(cursor) ||
-    cursor < 0
-  ) {
-    throw new Error('while listing actors: invalid page token: missing shard_hash or cursor');
-  }
-  if (shard_hash !== SHARD_HASH)
-    throw new Error(`while listing actors: shard with hash ${shard_hash} not found`);
-  return cursor;
-}
-
-const encodePageToken = (cursor: number) =>
-  Buffer.from(JSON.stringify({ shard_hash: SHARD_HASH, cursor } satisfies PageToken)).toString('base64');
 
 /** Get, Resume, Suspend and Pause check only that the name and atespace are present. */
 function requireRef(ref: ActorRef | undefined): ActorRef {
@@ -124,6 +90,8 @@ export interface ControlApiDeps {
   afterDebugClear: () => void;
   /** DeleteActor hook: what ran for the actor (process actors) goes with it. */
   afterActorDeleted?: (atespace: string, name: string) => Promise<void>;
+  /** A store round trip inside ListActors (between a SCAN and its GETs); default none. */
+  storeRoundTrip?: () => Promise<void>;
 }
 
 export function controlHandlers({
@@ -132,6 +100,7 @@ export function controlHandlers({
   lifecycle,
   afterDebugClear,
   afterActorDeleted,
+  storeRoundTrip = () => Promise.resolve(),
 }: ControlApiDeps): ControlHandlers {
   return {
     async GetActor(req) {
@@ -226,14 +195,28 @@ export function controlHandlers({
     },
 
     async ListActors(req) {
+      // list_actors.go validateListActorsRequest: the atespace first, then the page size.
+      if (req.atespace !== '') validateAtespace(req.atespace);
       if (req.pageSize < 0) throw invalidArgument('page_size cannot be negative');
       if (req.pageSize > MAX_PAGE_SIZE) {
         throw invalidArgument(`page_size ${req.pageSize} exceeds maximum page size ${MAX_PAGE_SIZE}`);
       }
-      if (req.atespace !== '') validateAtespace(req.atespace);
-      const cursor = req.pageToken === '' ? 0 : decodePageToken(req.pageToken);
-      const page = store.listActors(req.atespace, cursor, req.pageSize === 0 ? MAX_PAGE_SIZE : req.pageSize);
-      return { actors: page.actors, nextPageToken: page.next === 0 ? '' : encodePageToken(page.next) };
+      const source = {
+        keyspace: store.keyspace,
+        fetch: (key: string) => store.getActorByKey(key),
+        roundTrip: storeRoundTrip,
+      };
+      try {
+        return await listActorsPage(
+          source,
+          req.atespace,
+          req.pageSize === 0 ? MAX_PAGE_SIZE : req.pageSize,
+          req.pageToken,
+        );
+      } catch (err) {
+        const text = err instanceof Error ? err.message : String(err);
+        throw new Error(`while listing actors in db: ${text}`, { cause: err });
+      }
     },
 
     async CreateAtespace(req) {

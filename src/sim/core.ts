@@ -7,7 +7,8 @@ import { TemplateStore } from './cluster/templates';
 import { controlHandlers } from './control-api';
 import { FaultInjector } from './faults';
 import { GoldenController } from './golden';
-import { LatencyModel } from './latency';
+import { LatencyModel, sleep } from './latency';
+import { Keyspace, type ScanModel } from './keyspace';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './processes';
 import { Lifecycle, LIFECYCLE_DEADLINE_MS } from './lifecycle';
 import { ActorLocks } from './locks';
@@ -30,13 +31,21 @@ export interface CoreOptions {
   templateStore?: (random: Random) => TemplateStore;
   /** Run each actor's main container as a real process (processes.ts); default off. */
   processes?: ProcessRuntimeOptions;
+  /** Masters of the store's Valkey cluster; default 3 (upstream's install). */
+  redisShards?: number;
+  /** How SCAN walks a shard: 'valkey' (default) or 'miniredis' (upstream's unit tests). */
+  redisScan?: ScanModel;
 }
+
+/** A seed of its own for each kind of draw, so that adding one leaves the others' sequences alone. */
+const derivedSeed = (seed: number | undefined, salt: number) =>
+  seed === undefined ? undefined : (seed ^ salt) >>> 0;
 
 export class SimulatorCore {
   readonly random: Random;
   readonly latency: LatencyModel;
   readonly timers = new Timers();
-  readonly store = new Store();
+  readonly store: Store;
   readonly locks = new ActorLocks();
   readonly snapshots = new SnapshotStorage();
   readonly templates: TemplateStore;
@@ -55,6 +64,13 @@ export class SimulatorCore {
     this.random = new Random(options.seed);
     this.latency = new LatencyModel(options.latencyScale, this.random);
     this.workerResyncMs = options.workerResyncMs ?? this.latency.fixed(this.latency.profile.workerResyncMs);
+    this.store = new Store(
+      new Keyspace({
+        shards: options.redisShards ?? 3,
+        scan: options.redisScan ?? 'valkey',
+        seed: new Random(derivedSeed(options.seed, 0x6b657973)).int(2 ** 32),
+      }),
+    );
     this.templates = options.templateStore?.(this.random) ?? new TemplateStore(this.random);
     this.cluster = new Cluster(options.cluster, this.random, this.latency, this.timers, (pod) =>
       this.isPodBusy(pod),
@@ -78,6 +94,7 @@ export class SimulatorCore {
       lifecycle: this.lifecycle,
       afterDebugClear: () => this.afterDebugClear(),
       afterActorDeleted: (atespace, name) => this.atelets.actorDeleted(atespace, name),
+      storeRoundTrip: () => sleep(this.latency.draw(this.latency.profile.storeMs)),
     });
     this.pipeline = new ControlPipeline(handlers, this.faults, this.latency);
     this.golden = new GoldenController(this.templates, this.pipeline, this.latency, this.random, this.timers);

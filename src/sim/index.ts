@@ -76,6 +76,17 @@ export interface SimulatorOptions {
   processFreezer?: FreezerMode;
   /** Process actors: the unshare binary (default `unshare` from PATH). */
   processUnshare?: string;
+  /**
+   * Masters of the Valkey cluster behind ateapi (default 3, upstream's install). With more than
+   * one, ListActors loses actors as upstream does (a page that fills at the end of one shard's
+   * scan skips the next shard); see README "Fidelity switches".
+   */
+  redisShards?: number;
+  /**
+   * How SCAN walks a shard: 'valkey' (default; whole hash buckets, hash order, pages may exceed
+   * page_size) or 'miniredis' (sorted keys, exactly COUNT: upstream's functional tests).
+   */
+  redisScan?: 'valkey' | 'miniredis';
 }
 
 /** Where the simulator keeps its state across restarts (`ateflow dev`). */
@@ -136,6 +147,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     lifecycleDeadlineMs: options.lifecycleDeadlineMs,
     workerResyncMs: options.workerResyncMs,
     templateStore: options.templateStore,
+    redisShards: options.redisShards,
+    redisScan: options.redisScan,
     processes: options.processActors
       ? { logDir: options.processLogDir, freezer: options.processFreezer, unshare: options.processUnshare }
       : undefined,

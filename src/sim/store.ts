@@ -1,17 +1,20 @@
 // The simulator's "Redis": actors by (atespace, name), atespaces by name, workers by
-// (namespace, pool, pod). Every record carries a version that starts at 1 and goes up by one
-// per write; updates are optimistic (the caller names the version it read). Stored records
-// are never mutated in place: a write replaces the record, so readers may keep references.
+// (namespace, pool, pod), under upstream's keys (actor:<atespace>:<id>, atespace:<name>,
+// worker:<namespace>:<pool>:<pod>), which the keyspace spreads over the cluster's shards. Every
+// record carries a version that starts at 1 and goes up by one per write; updates are optimistic
+// (the caller names the version it read). Stored records are never mutated in place: a write
+// replaces the record, so readers may keep references.
 import { Actor, Actor_Status, actor_StatusToJSON, type Worker } from '../gen/ateapi';
 import { PersistenceConflict } from './errors';
+import { Keyspace } from './keyspace';
 
 export type StoredActor = Readonly<Actor>;
 export type StoredWorker = Readonly<Worker>;
 
-const SEP = '\u0000'; // cannot occur in a valid name, and unvalidated names cannot collide through it
-const actorKey = (atespace: string, name: string) => `${atespace}${SEP}${name}`;
+export const actorKeyOf = (atespace: string, name: string) => `actor:${atespace}:${name}`;
+const atespaceKeyOf = (name: string) => `atespace:${name}`;
 export const workerKeyOf = (w: { workerNamespace: string; workerPool: string; workerPod: string }) =>
-  `${w.workerNamespace}${SEP}${w.workerPool}${SEP}${w.workerPod}`;
+  `worker:${w.workerNamespace}:${w.workerPool}:${w.workerPod}`;
 
 export type DeleteActorResult =
   | { deleted: true }
@@ -25,18 +28,29 @@ export class Store {
   private readonly atespaces = new Set<string>();
   private readonly workers = new Map<string, StoredWorker>();
 
+  /** The cluster's keys; one shard that SCANs like miniredis unless told otherwise. */
+  constructor(readonly keyspace = new Keyspace({ shards: 1, scan: 'miniredis', seed: 0 })) {}
+
   // --- actors ---
 
   getActor(atespace: string, name: string): StoredActor | undefined {
-    return this.actors.get(actorKey(atespace, name));
+    const actor = this.actors.get(actorKeyOf(atespace, name));
+    // Unvalidated names (Get, Resume… check only presence) could meet another actor's key.
+    return actor && actor.atespace === atespace && actor.actorId === name ? actor : undefined;
+  }
+
+  /** The actor under a store key (a GET after a SCAN); undefined when it is gone. */
+  getActorByKey(key: string): StoredActor | undefined {
+    return this.actors.get(key);
   }
 
   /** SETNX: stores `actor` with version 1, or returns undefined when the key is taken. */
   createActor(actor: Actor): StoredActor | undefined {
-    const key = actorKey(actor.atespace, actor.actorId);
+    const key = actorKeyOf(actor.atespace, actor.actorId);
     if (this.actors.has(key)) return undefined;
     const stored = { ...actor, version: 1 };
     this.actors.set(key, stored);
+    this.keyspace.add(key);
     this.actorCounts.set(actor.atespace, (this.actorCounts.get(actor.atespace) ?? 0) + 1);
     return stored;
   }
@@ -46,7 +60,7 @@ export class Store {
    * `next.version` (the version the caller read). Returns the record as stored (version + 1).
    */
   updateActor(next: Actor): StoredActor {
-    const key = actorKey(next.atespace, next.actorId);
+    const key = actorKeyOf(next.atespace, next.actorId);
     const current = this.actors.get(key);
     if (!current) throw new Error('actor does not exist');
     if (current.version !== next.version) throw new PersistenceConflict(`actor ${next.actorId}`);
@@ -63,42 +77,25 @@ export class Store {
 
   /** Deletes only a SUSPENDED actor (upstream's WATCH transaction). */
   deleteActor(atespace: string, name: string): DeleteActorResult {
-    const key = actorKey(atespace, name);
+    const key = actorKeyOf(atespace, name);
     const current = this.actors.get(key);
     if (!current) return { deleted: false, reason: 'missing' };
     if (current.status !== Actor_Status.STATUS_SUSPENDED) {
       return { deleted: false, reason: 'not-suspended', status: actor_StatusToJSON(current.status) };
     }
     this.actors.delete(key);
+    this.keyspace.remove(key);
     this.actorCounts.set(atespace, (this.actorCounts.get(atespace) ?? 1) - 1);
     return { deleted: true };
   }
 
-  /**
-   * One page of actors in store order, from position `cursor`; `next` is 0 when done.
-   * Like a SCAN cursor it is soft: concurrent creates and deletes may shift items.
-   */
-  listActors(atespace: string, cursor: number, pageSize: number): { actors: StoredActor[]; next: number } {
-    const actors: StoredActor[] = [];
-    let position = 0;
-    let next = 0;
-    for (const actor of this.actors.values()) {
-      if (atespace !== '' && actor.atespace !== atespace) continue;
-      if (position++ < cursor) continue;
-      if (actors.length === pageSize) {
-        next = position - 1;
-        break;
-      }
-      actors.push(actor);
-    }
-    return { actors, next };
-  }
-
   /** Puts a saved record back as it was, version included (reloading state after a restart). */
   restoreActor(actor: Actor): void {
-    const key = actorKey(actor.atespace, actor.actorId);
-    if (!this.actors.has(key))
+    const key = actorKeyOf(actor.atespace, actor.actorId);
+    if (!this.actors.has(key)) {
       this.actorCounts.set(actor.atespace, (this.actorCounts.get(actor.atespace) ?? 0) + 1);
+      this.keyspace.add(key);
+    }
     this.actors.set(key, { ...actor });
   }
 
@@ -115,6 +112,7 @@ export class Store {
   createAtespace(name: string): boolean {
     if (this.atespaces.has(name)) return false;
     this.atespaces.add(name);
+    this.keyspace.add(atespaceKeyOf(name));
     return true;
   }
 
@@ -126,6 +124,7 @@ export class Store {
     if (!this.atespaces.has(name)) return 'missing';
     if ((this.actorCounts.get(name) ?? 0) > 0) return 'not-empty';
     this.atespaces.delete(name);
+    this.keyspace.remove(atespaceKeyOf(name));
     return 'deleted';
   }
 
@@ -143,7 +142,9 @@ export class Store {
   createWorker(worker: Worker): boolean {
     const key = workerKeyOf(worker);
     if (this.workers.has(key)) return false;
-    this.workers.set(key, { ...worker, version: 1 });
+    const stored = { ...worker, version: 1 };
+    this.workers.set(key, stored);
+    this.keyspace.add(key);
     return true;
   }
 
@@ -160,18 +161,19 @@ export class Store {
   }
 
   deleteWorker(key: string): void {
-    this.workers.delete(key);
+    if (this.workers.delete(key)) this.keyspace.remove(key);
   }
 
   listWorkers(): StoredWorker[] {
     return [...this.workers.values()];
   }
 
-  /** DebugClear: FLUSHALL. Everything goes, workers included. */
+  /** DebugClear: FLUSHALL on every master. Everything goes, workers included. */
   clear(): void {
     this.actors.clear();
     this.actorCounts.clear();
     this.atespaces.clear();
     this.workers.clear();
+    this.keyspace.clear();
   }
 }
