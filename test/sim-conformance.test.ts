@@ -347,8 +347,10 @@ describe('ateapi conformance', { concurrency: false }, () => {
     });
 
     it('TestResumeActorResolvesValueFromEnv: a missing secret fails after the worker is claimed', async (t) => {
-      const h = simOnly(t);
-      if (!h) return;
+      if (!simOnly(t)) return;
+      // Secrets read live (upstream's functional test has no Secret cache in the way); the 30 s
+      // cache of a production server is covered further down.
+      const h = await restartSim({ secretCacheTtlMs: 0 });
       await h.admin.call('applyActorTemplate', {
         templateJson: JSON.stringify({
           apiVersion: 'ate.dev/v1alpha1',
@@ -933,6 +935,31 @@ describe('ateapi conformance', { concurrency: false }, () => {
   // simulator reproduces by default, each behind the switch that turns it off. Upstream bugs are
   // marked as such, with the code that has them.
   describe('production cluster: shards, caches and upstream bugs', () => {
+    const envTemplate = (h: SimHarness) =>
+      h.admin.call('applyActorTemplate', {
+        templateJson: JSON.stringify({
+          apiVersion: 'ate.dev/v1alpha1',
+          kind: 'ActorTemplate',
+          metadata: { name: 'tmpl-env', namespace: TEMPLATE_NS },
+          spec: {
+            pauseImage: 'pause@sha256:1',
+            containers: [
+              {
+                name: 'main',
+                image: 'main@sha256:1',
+                env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'creds', key: 'token' } } }],
+              },
+            ],
+            snapshotsConfig: { location: 'gs://fake-fake-fake/' },
+          },
+        }),
+      });
+    const createWithEnv = (name: string) =>
+      api.call('CreateActor', {
+        actorRef: ref(name),
+        actorTemplateNamespace: TEMPLATE_NS,
+        actorTemplateName: 'tmpl-env',
+      });
     /** Every page of a listing of the target atespace. */
     const listPages = async (pageSize: number) => {
       const pages: string[][] = [];
@@ -1040,6 +1067,50 @@ describe('ateapi conformance', { concurrency: false }, () => {
         GrpcStatus.INVALID_ARGUMENT,
         /^invalid atespace: must start and end/,
       );
+    });
+
+    it('Secrets are cached 30 s: a fixed Secret still fails, a changed value is not seen', async (t) => {
+      const h = simOnly(t);
+      if (!h) return;
+      // workload_spec.go envSecretCache (TTL envSecretCacheTTL = 30 s) caches found Secrets only.
+      await envTemplate(h);
+      await createWithEnv('id1');
+      await assertStatus(resume('id1'), GrpcStatus.FAILED_PRECONDITION, /references missing secret/);
+      await h.admin.call('applySecret', { namespace: TEMPLATE_NS, name: 'creds', data: { other: 'v' } });
+      const missingKey = `container "main" env "TOKEN" references missing key "token" in secret ${TEMPLATE_NS}/creds`;
+      await assertStatus(resume('id1'), GrpcStatus.FAILED_PRECONDITION, missingKey);
+      await h.admin.call('applySecret', { namespace: TEMPLATE_NS, name: 'creds', data: { token: 'one' } });
+      await assertStatus(resume('id1'), GrpcStatus.FAILED_PRECONDITION, missingKey); // cached
+      assert.equal(h.sim.core.secretCache.ttlMs, 30_000);
+
+      // The same with a short TTL: fixed once it expires; a changed value waits for it as well.
+      const short = await restartSim({ secretCacheTtlMs: 300 });
+      await envTemplate(short);
+      await short.admin.call('applySecret', { namespace: TEMPLATE_NS, name: 'creds', data: { other: 'v' } });
+      await createWithEnv('id1');
+      await assertStatus(resume('id1'), GrpcStatus.FAILED_PRECONDITION, missingKey);
+      await short.admin.call('applySecret', {
+        namespace: TEMPLATE_NS,
+        name: 'creds',
+        data: { token: 'one' },
+      });
+      await new Promise((r) => setTimeout(r, 350));
+      const running = await resume('id1');
+      const envOf = (actor: Actor) =>
+        short.sim.core.atelets.envOn(
+          short.sim.core.cluster.findPod(actor.ateomPodNamespace, actor.ateomPodName)!,
+        );
+      assert.deepEqual(envOf(running), { TOKEN: 'one' });
+      await suspend('id1');
+      await short.admin.call('applySecret', {
+        namespace: TEMPLATE_NS,
+        name: 'creds',
+        data: { token: 'two' },
+      });
+      assert.deepEqual(envOf(await resume('id1')), { TOKEN: 'one' }, 'the old value within the TTL');
+      await suspend('id1');
+      await new Promise((r) => setTimeout(r, 350));
+      assert.deepEqual(envOf(await resume('id1')), { TOKEN: 'two' });
     });
   });
 });

@@ -27,6 +27,8 @@ export interface AteletCall {
   signal: AbortSignal;
   /** Run/restore: the template's main container, for process actors (ignored otherwise). */
   main?: MainContainer;
+  /** Run/restore: the main container's env as ateapi resolved it (Secrets included). */
+  env?: Record<string, string>;
 }
 
 /** What a process actor runs: the main container's command and resolved env. */
@@ -54,6 +56,8 @@ const ofActor = (proc: ActorProcess, atespace: string, name: string) =>
 
 export class Atelets {
   private readonly live = new Map<string, WorkloadState>();
+  /** The main container's env each pod's sandbox was last started or restored with. */
+  private readonly envs = new Map<string, Record<string, string>>();
   /** Process actors: the process running on each pod (by pod UID). */
   private readonly liveProcesses = new Map<string, LiveProcess>();
   /** Process actors: the frozen process each snapshot holds (by snapshot key). */
@@ -73,9 +77,15 @@ export class Atelets {
     return this.live.get(pod.uid);
   }
 
+  /** The main container's env the pod's sandbox was last started or restored with. */
+  envOn(pod: Pod): Readonly<Record<string, string>> | undefined {
+    return this.envs.get(pod.uid);
+  }
+
   /** The pod's sandbox dies with it: its workload is lost and its process tree killed. */
   podGone(pod: Pod): void {
     this.live.delete(pod.uid);
+    this.envs.delete(pod.uid);
     const running = this.liveProcesses.get(pod.uid);
     if (running) {
       this.liveProcesses.delete(pod.uid);
@@ -136,6 +146,7 @@ export class Atelets {
     }
     await this.runProcess(pod, call, from);
     this.live.set(pod.uid, restoredWorkload(snapshot, where));
+    if (call.env) this.envs.set(pod.uid, call.env);
   }
 
   /** Cold boot from the template spec. */
@@ -143,6 +154,7 @@ export class Atelets {
     await this.work(pod, call, this.latency.profile.coldBootMs);
     await this.runProcess(pod, call, undefined);
     this.live.set(pod.uid, bootedWorkload());
+    if (call.env) this.envs.set(pod.uid, call.env);
   }
 
   /**
@@ -231,6 +243,7 @@ export class Atelets {
     if (to.kind === 'external') this.snapshots.putExternal(to.uriPrefix, state);
     else this.snapshots.putLocal(to.node, to.prefix, state);
     this.live.delete(pod.uid);
+    this.envs.delete(pod.uid);
     if (running && this.liveProcesses.get(pod.uid) === running) {
       this.liveProcesses.delete(pod.uid);
       const key = snapshotKey(to);

@@ -14,6 +14,7 @@ import { Lifecycle, LIFECYCLE_DEADLINE_MS } from './lifecycle';
 import { ActorLocks } from './locks';
 import { ControlPipeline } from './pipeline';
 import { Random } from './random';
+import { SECRET_CACHE_TTL_MS, SecretCache } from './secret-cache';
 import { Store } from './store';
 import { WorkerSyncer } from './syncer';
 import { Timers } from './timers';
@@ -35,6 +36,8 @@ export interface CoreOptions {
   redisShards?: number;
   /** How SCAN walks a shard: 'valkey' (default) or 'miniredis' (upstream's unit tests). */
   redisScan?: ScanModel;
+  /** TTL of ateapi's env Secret cache; default 30 s (not scaled); 0 reads Secrets live. */
+  secretCacheTtlMs?: number;
 }
 
 /** A seed of its own for each kind of draw, so that adding one leaves the others' sequences alone. */
@@ -53,6 +56,8 @@ export class SimulatorCore {
   readonly faults: FaultInjector;
   readonly atelets: Atelets;
   readonly syncer: WorkerSyncer;
+  /** ateapi's env Secret cache. */
+  readonly secretCache: SecretCache;
   readonly lifecycle: Lifecycle;
   readonly pipeline: ControlPipeline;
   readonly golden: GoldenController;
@@ -79,6 +84,7 @@ export class SimulatorCore {
     this.processes = options.processes ? new ProcessRuntime(options.processes) : undefined;
     this.atelets = new Atelets(this.cluster, this.snapshots, this.latency, this.faults, this.processes);
     this.syncer = new WorkerSyncer(this.store, this.cluster);
+    this.secretCache = new SecretCache(this.cluster, options.secretCacheTtlMs ?? SECRET_CACHE_TTL_MS);
     this.lifecycle = new Lifecycle({
       store: this.store,
       templates: this.templates,
@@ -87,6 +93,7 @@ export class SimulatorCore {
       locks: this.locks,
       random: this.random,
       deadlineMs: options.lifecycleDeadlineMs ?? LIFECYCLE_DEADLINE_MS,
+      secrets: this.secretCache,
     });
     const handlers = controlHandlers({
       store: this.store,

@@ -87,6 +87,8 @@ export interface SimulatorOptions {
    * page_size) or 'miniredis' (sorted keys, exactly COUNT: upstream's functional tests).
    */
   redisScan?: 'valkey' | 'miniredis';
+  /** ateapi's env Secret cache TTL (default 30 s, not scaled); 0 resolves Secrets live. */
+  secretCacheTtlMs?: number;
 }
 
 /** Where the simulator keeps its state across restarts (`ateflow dev`). */
@@ -149,6 +151,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     templateStore: options.templateStore,
     redisShards: options.redisShards,
     redisScan: options.redisScan,
+    secretCacheTtlMs: options.secretCacheTtlMs,
     processes: options.processActors
       ? { logDir: options.processLogDir, freezer: options.processFreezer, unshare: options.processUnshare }
       : undefined,

@@ -12,6 +12,7 @@ import { actorNotFound, failedPrecondition, lockConflict, stepFailure, StatusErr
 import type { ActorLocks } from './locks';
 import type { Random } from './random';
 import { eligiblePools, pickFreeWorker, poolKey } from './scheduler';
+import type { SecretCache } from './secret-cache';
 import { workerKeyOf, type Store, type StoredActor } from './store';
 
 /** The lock TTL minus 2 s of padding. */
@@ -25,6 +26,8 @@ export interface LifecycleDeps {
   locks: ActorLocks;
   random: Random;
   deadlineMs: number;
+  /** Where env secretKeyRefs are resolved (cached for a TTL, as upstream). */
+  secrets: SecretCache;
 }
 
 /** RFC 3339 in UTC without fractions, as Go's time.RFC3339 prints it. */
@@ -233,7 +236,11 @@ export class Lifecycle {
     const env = this.resolveEnv(template);
     // The main container, for process actors (one without a command runs no process).
     const command = template.spec.containers?.[0]?.command ?? [];
-    const call = command.length > 0 ? { ...resumeCall, main: { argv: command, env } } : resumeCall;
+    const call: AteletCall = {
+      ...resumeCall,
+      env,
+      ...(command.length > 0 ? { main: { argv: command, env } } : {}),
+    };
     const own = actor.latestSnapshotInfo;
     if (own && own.type === SnapshotType.SNAPSHOT_TYPE_EXTERNAL) {
       await atelets.restore(
@@ -269,15 +276,16 @@ export class Lifecycle {
           if (index === 0 && env.value !== undefined) main[env.name] = env.value;
           continue;
         }
-        const found = this.deps.cluster.secretValue(namespace, ref.name, ref.key);
-        if ('value' in found) {
-          if (index === 0) main[env.name] = found.value;
+        const data = this.deps.secrets.get(namespace, ref.name);
+        const value = data?.[ref.key];
+        if (value !== undefined) {
+          if (index === 0) main[env.name] = value;
           continue;
         }
         if (ref.optional) continue;
         const where = `container "${container.name}" env "${env.name}"`;
         throw failedPrecondition(
-          found.missing === 'secret'
+          data === undefined
             ? `${where} references missing secret ${namespace}/${ref.name}`
             : `${where} references missing key "${ref.key}" in secret ${namespace}/${ref.name}`,
         );

@@ -127,6 +127,12 @@ export class Cluster {
     return value === undefined ? { missing: 'key' } : { value };
   }
 
+  /** A copy of Secret namespace/name's data; undefined when there is no such Secret. */
+  secretData(namespace: string, name: string): Record<string, string> | undefined {
+    const data = this.secrets.get(key(namespace, name));
+    return data && { ...data };
+  }
+
   putSecret(secret: Secret): void {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {}))
