@@ -129,6 +129,8 @@ describe('ateapi conformance', { concurrency: false }, () => {
     await eventually(() =>
       harness.sim.core.templates.list().every((x) => x.status?.phase === 'Ready') ? true : undefined,
     );
+    // The golden builds' worker events reach a lagging worker cache only after the lag.
+    await new Promise((r) => setTimeout(r, (options.workerCacheLagMs ?? 0) + 50));
     await api.call('CreateAtespace', { name: target.atespace });
     return harness;
   };
@@ -1111,6 +1113,84 @@ describe('ateapi conformance', { concurrency: false }, () => {
       await suspend('id1');
       await new Promise((r) => setTimeout(r, 350));
       assert.deepEqual(envOf(await resume('id1')), { TOKEN: 'two' });
+    });
+
+    it('stale worker cache: a resume after a selector change leaves one actor with two workers (upstream bug)', async (t) => {
+      if (!simOnly(t)) return;
+      // AssignWorker (workflow_resume.go) reads the pub/sub-fed worker cache. The claim of the
+      // failed attempt has not reached it, so the reuse check misses worker-a and releases
+      // nothing, and the actor claims worker-b as well.
+      const h = await restartSim({ workerCacheLagMs: 300 });
+      await create('id1', { workerSelector: { matchLabels: { tier: 'a' } } });
+      inject(h, {});
+      await assertStatus(resume('id1'), GrpcStatus.UNKNOWN);
+      const workerA = (await get('id1')).ateomPodName;
+      await api.call('UpdateActor', { actorRef: ref('id1'), workerSelector: { matchLabels: { tier: 'b' } } });
+      const actor = await resume('id1');
+      assert.equal(actor.workerPoolName, 'pool-b');
+      const claims = (await workers()).filter((w) => w.actorId === 'id1').map((w) => w.workerPod);
+      assert.deepEqual(claims.sort(), [workerA, actor.ateomPodName].sort());
+    });
+
+    it('stale worker cache: a worker freed a moment ago still looks claimed ("no free workers")', async (t) => {
+      if (!simOnly(t)) return;
+      await restartSim({ workerCacheLagMs: 300 });
+      await create('x', { workerSelector: { matchLabels: { tier: 'b' } } });
+      await create('id1', { workerSelector: { matchLabels: { tier: 'b' } } });
+      await resume('x');
+      await new Promise((r) => setTimeout(r, 350));
+      await suspend('x'); // frees pool-b's only worker in the store
+      await assertStatus(resume('id1'), GrpcStatus.FAILED_PRECONDITION, 'no free workers available');
+      await new Promise((r) => setTimeout(r, 350));
+      assert.equal((await resume('id1')).status, Actor_Status.STATUS_RUNNING);
+    });
+
+    it('stale worker cache: AssignWorker retries a lost worker write (5 tries from 10 ms), then gives up', async (t) => {
+      if (!simOnly(t)) return;
+      // Suspend then resume at once: the cache still shows the worker claimed by the actor at
+      // its old version, so the write loses; the retry finds it free once the event arrived.
+      await restartSim({ workerCacheLagMs: 40 });
+      await create('id1', { workerSelector: { matchLabels: { tier: 'b' } } });
+      await resume('id1');
+      await new Promise((r) => setTimeout(r, 60));
+      await suspend('id1');
+      assert.equal((await resume('id1')).status, Actor_Status.STATUS_RUNNING);
+      // Slower than the whole backoff (150 to 300 ms): workflow.go's wait.ErrWaitTimeout.
+      await restartSim({ workerCacheLagMs: 1_000 });
+      await create('id1', { workerSelector: { matchLabels: { tier: 'b' } } });
+      await resume('id1');
+      await new Promise((r) => setTimeout(r, 1_050));
+      await suspend('id1');
+      await assertStatus(
+        resume('id1'),
+        GrpcStatus.INTERNAL,
+        'internal server error: workflow failed at step AssignWorker: timed out waiting for the condition',
+      );
+    });
+
+    it('resume after DebugClear: Internal "worker does not exist", then conflicts, until the worker cache relists', async (t) => {
+      if (!simOnly(t)) return;
+      // DebugClear flushes Redis and publishes nothing: the cache keeps the flushed workers, and
+      // AssignWorker's write to one fails (ateredis UpdateWorker on a missing key).
+      const h = await restartSim({ workerResyncMs: 60_000, workerCacheRelistMs: 60_000 });
+      await api.call('DebugClear', {});
+      await api.call('CreateAtespace', { name: target.atespace });
+      await create('id1');
+      await assertStatus(
+        resume('id1'),
+        GrpcStatus.INTERNAL,
+        'internal server error: workflow failed at step AssignWorker: while executing update worker transaction: worker does not exist',
+      );
+      // The pod informer's resync brings the records back at version 1; the cache ignores their
+      // events (older than what it holds) and the write against its stale version keeps losing.
+      h.sim.core.syncer.resync();
+      await assertStatus(
+        resume('id1'),
+        GrpcStatus.INTERNAL,
+        'internal server error: workflow failed at step AssignWorker: timed out waiting for the condition',
+      );
+      h.sim.core.workerCache.relist(); // its periodic relist (5 min upstream)
+      assert.equal((await resume('id1')).status, Actor_Status.STATUS_RUNNING);
     });
   });
 });

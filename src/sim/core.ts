@@ -18,6 +18,7 @@ import { SECRET_CACHE_TTL_MS, SecretCache } from './secret-cache';
 import { Store } from './store';
 import { WorkerSyncer } from './syncer';
 import { Timers } from './timers';
+import { WorkerCache } from './worker-cache';
 import { SnapshotStorage } from './workload';
 
 export interface CoreOptions {
@@ -38,6 +39,10 @@ export interface CoreOptions {
   redisScan?: ScanModel;
   /** TTL of ateapi's env Secret cache; default 30 s (not scaled); 0 reads Secrets live. */
   secretCacheTtlMs?: number;
+  /** Delay of worker events to ateapi's worker cache; default 2 ms × latency scale. */
+  workerCacheLagMs?: number;
+  /** Period of the worker cache's relist; default 5 min × latency scale. */
+  workerCacheRelistMs?: number;
 }
 
 /** A seed of its own for each kind of draw, so that adding one leaves the others' sequences alone. */
@@ -56,6 +61,8 @@ export class SimulatorCore {
   readonly faults: FaultInjector;
   readonly atelets: Atelets;
   readonly syncer: WorkerSyncer;
+  /** ateapi's worker cache, which AssignWorker reads (it lags the store). */
+  readonly workerCache: WorkerCache;
   /** ateapi's env Secret cache. */
   readonly secretCache: SecretCache;
   readonly lifecycle: Lifecycle;
@@ -84,6 +91,10 @@ export class SimulatorCore {
     this.processes = options.processes ? new ProcessRuntime(options.processes) : undefined;
     this.atelets = new Atelets(this.cluster, this.snapshots, this.latency, this.faults, this.processes);
     this.syncer = new WorkerSyncer(this.store, this.cluster);
+    this.workerCache = new WorkerCache(this.store, this.timers, {
+      lagMs: options.workerCacheLagMs ?? this.latency.fixed(this.latency.profile.workerEventMs),
+      relistMs: options.workerCacheRelistMs ?? this.latency.fixed(this.latency.profile.workerCacheRelistMs),
+    });
     this.secretCache = new SecretCache(this.cluster, options.secretCacheTtlMs ?? SECRET_CACHE_TTL_MS);
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -93,6 +104,7 @@ export class SimulatorCore {
       locks: this.locks,
       random: this.random,
       deadlineMs: options.lifecycleDeadlineMs ?? LIFECYCLE_DEADLINE_MS,
+      workerCache: this.workerCache,
       secrets: this.secretCache,
     });
     const handlers = controlHandlers({
@@ -109,6 +121,7 @@ export class SimulatorCore {
 
   /** Boots the worker pods and applies the cluster's templates (which start their golden builds). */
   start(): void {
+    this.workerCache.start();
     this.cluster.start({
       podReady: (pod) => this.syncer.register(pod),
       podGone: (pod) => {
@@ -167,8 +180,11 @@ export class SimulatorCore {
     return pods;
   }
 
+  /** The pod informer's resync (missing worker records come back), then the worker cache's relist. */
   resyncWorkers(): number {
-    return this.syncer.resync();
+    const registered = this.syncer.resync();
+    this.workerCache.relist();
+    return registered;
   }
 
   private isPodBusy(pod: Pod): boolean {
@@ -177,10 +193,15 @@ export class SimulatorCore {
       .some((w) => w.workerPod === pod.name && w.workerNamespace === pod.namespace && w.actorId !== '');
   }
 
-  /** Locks go with the flush; worker records come back at the next resync. */
+  /**
+   * Locks go with the flush; worker records come back at the next resync. The flush publishes
+   * nothing, so the worker cache keeps the flushed workers until its next periodic relist (with
+   * no period, e.g. at latency scale 0, it relists at once).
+   */
   private afterDebugClear(): void {
     this.locks.clear();
     void this.atelets.releaseHeldProcesses();
+    if (this.workerCache.options.relistMs <= 0) this.workerCache.relist();
     this.timers.after(this.workerResyncMs, () => this.syncer.resync());
   }
 }

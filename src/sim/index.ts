@@ -89,6 +89,10 @@ export interface SimulatorOptions {
   redisScan?: 'valkey' | 'miniredis';
   /** ateapi's env Secret cache TTL (default 30 s, not scaled); 0 resolves Secrets live. */
   secretCacheTtlMs?: number;
+  /** Delay of worker changes to ateapi's worker cache (default 2 ms × latencyScale). */
+  workerCacheLagMs?: number;
+  /** Period of the worker cache's full relist (default 5 min × latencyScale). */
+  workerCacheRelistMs?: number;
 }
 
 /** Where the simulator keeps its state across restarts (`ateflow dev`). */
@@ -152,6 +156,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     redisShards: options.redisShards,
     redisScan: options.redisScan,
     secretCacheTtlMs: options.secretCacheTtlMs,
+    workerCacheLagMs: options.workerCacheLagMs,
+    workerCacheRelistMs: options.workerCacheRelistMs,
     processes: options.processActors
       ? { logDir: options.processLogDir, freezer: options.processFreezer, unshare: options.processUnshare }
       : undefined,

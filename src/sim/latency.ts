@@ -28,6 +28,10 @@ export interface LatencyProfile {
   goldenWarmupMs: number;
   /** The worker syncer's periodic resync (upstream: 5 min). */
   workerResyncMs: number;
+  /** A worker write's pub/sub message reaching ateapi's worker cache. */
+  workerEventMs: number;
+  /** ateapi's worker cache relist (upstream: 5 min, cmd/ateapi/main.go). */
+  workerCacheRelistMs: number;
 }
 
 export const DEFAULT_LATENCY: LatencyProfile = {
@@ -42,6 +46,8 @@ export const DEFAULT_LATENCY: LatencyProfile = {
   podTerminationMs: [1000, 2000],
   goldenWarmupMs: 20_000,
   workerResyncMs: 300_000,
+  workerEventMs: 2,
+  workerCacheRelistMs: 300_000,
 };
 
 export class LatencyModel {

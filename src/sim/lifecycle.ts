@@ -8,15 +8,30 @@ import type { AteletCall, Atelets } from './atelet';
 import type { Cluster, Pod } from './cluster/cluster';
 import type { ActorTemplate } from './cluster/resources';
 import type { TemplateStore } from './cluster/templates';
-import { actorNotFound, failedPrecondition, lockConflict, stepFailure, StatusError } from './errors';
+import {
+  actorNotFound,
+  failedPrecondition,
+  lockConflict,
+  PersistenceConflict,
+  stepFailure,
+  StatusError,
+} from './errors';
 import type { ActorLocks } from './locks';
 import type { Random } from './random';
 import { eligiblePools, pickFreeWorker, poolKey } from './scheduler';
 import type { SecretCache } from './secret-cache';
 import { workerKeyOf, type Store, type StoredActor } from './store';
+import type { WorkerCache } from './worker-cache';
 
 /** The lock TTL minus 2 s of padding. */
 export const LIFECYCLE_DEADLINE_MS = 28_000;
+
+/**
+ * AssignWorker's in-process retry on a lost optimistic write (workflow_resume.go RetryBackoff:
+ * wait.Backoff{Steps: 5, Duration: 10ms, Factor: 2, Jitter: 1}): five tries, sleeping 10, 20,
+ * 40 and 80 ms, each stretched by up to 100 %. Real time, as upstream's constants are.
+ */
+export const ASSIGN_WORKER_BACKOFF = { steps: 5, durationMs: 10, factor: 2, jitter: 1 } as const;
 
 export interface LifecycleDeps {
   store: Store;
@@ -26,6 +41,8 @@ export interface LifecycleDeps {
   locks: ActorLocks;
   random: Random;
   deadlineMs: number;
+  /** Where AssignWorker reads workers from (it may lag the store). */
+  workerCache: WorkerCache;
   /** Where env secretKeyRefs are resolved (cached for a TTL, as upstream). */
   secrets: SecretCache;
 }
@@ -74,7 +91,7 @@ export class Lifecycle {
       let actor = this.loadActor(ref);
       const template = await step('LoadActorForResume', () => this.loadTemplate(actor));
       if (actor.status === Actor_Status.STATUS_RUNNING) return actor;
-      actor = await step('AssignWorker', () => this.assignWorker(actor, template));
+      actor = await step('AssignWorker', () => this.assignWorkerWithRetry(actor, template, signal));
       const bound = actor;
       await step('CallAteletRestore', () => this.restore(bound, template, boot, call));
       return step('FinalizeRunning', () => {
@@ -179,9 +196,40 @@ export class Lifecycle {
     return template;
   }
 
-  /** Reuse the worker already tagged with this actor if still eligible, else a random free one. */
+  /** AssignWorker with upstream's retry: only a lost optimistic write is tried again. */
+  private async assignWorkerWithRetry(
+    actor: StoredActor,
+    template: ActorTemplate,
+    signal: AbortSignal,
+  ): Promise<StoredActor> {
+    const { steps, durationMs, factor, jitter } = ASSIGN_WORKER_BACKOFF;
+    let delay = durationMs;
+    for (let attempt = 1; ; attempt++) {
+      // wait.ExponentialBackoff's condition checks the context first; its error is a plain one.
+      if (signal.aborted) {
+        const reason: unknown = signal.reason;
+        const expired = reason instanceof StatusError && reason.code === GrpcStatus.DEADLINE_EXCEEDED;
+        throw new Error(expired ? 'context deadline exceeded' : 'context canceled');
+      }
+      try {
+        return this.assignWorker(actor, template);
+      } catch (err) {
+        if (!(err instanceof PersistenceConflict)) throw err;
+        if (attempt === steps) throw new Error('timed out waiting for the condition', { cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay * (1 + this.deps.random.next() * jitter)));
+      delay *= factor;
+    }
+  }
+
+  /**
+   * Reuse the worker already tagged with this actor if still eligible, else a random free one.
+   * Workers come from the worker cache, so the record read may be stale: a write against it then
+   * fails as a PersistenceConflict (and the step tries again), or against a flushed worker with
+   * "worker does not exist".
+   */
   private assignWorker(actor: StoredActor, template: ActorTemplate): StoredActor {
-    const { store, cluster, random } = this.deps;
+    const { store, cluster, random, workerCache } = this.deps;
     const eligible = eligiblePools(cluster.listPools(), template, actor.workerSelector);
     if (eligible.length === 0) {
       throw failedPrecondition(
@@ -189,7 +237,7 @@ export class Lifecycle {
       );
     }
     const eligibleKeys = new Set(eligible.map((p) => poolKey(p.metadata.namespace, p.metadata.name)));
-    const workers = store.listWorkers();
+    const workers = workerCache.workers();
     let claimed = undefined as (typeof workers)[number] | undefined;
     for (const worker of workers) {
       if (worker.actorId !== actor.actorId) continue; // by name only, as upstream (§2.10)
@@ -200,16 +248,17 @@ export class Lifecycle {
     }
     if (!claimed) {
       const pinned = actor.latestSnapshotInfo?.local?.nodeVmsWithLocalSnapshots ?? [];
-      const free = pickFreeWorker(workers, eligibleKeys, pinned, random);
-      if (!free) throw failedPrecondition('no free workers available');
-      claimed = store.updateWorker({
-        ...free,
-        actorId: actor.actorId,
-        actorNamespace: actor.actorTemplateNamespace,
-        actorTemplate: actor.actorTemplateName,
-        actorAtespace: actor.atespace,
-      });
+      claimed = pickFreeWorker(workers, eligibleKeys, pinned, random);
+      if (!claimed) throw failedPrecondition('no free workers available');
     }
+    // The worker is written whether reused or picked, at the version the cache showed.
+    claimed = store.updateWorker({
+      ...claimed,
+      actorId: actor.actorId,
+      actorNamespace: actor.actorTemplateNamespace,
+      actorTemplate: actor.actorTemplateName,
+      actorAtespace: actor.atespace,
+    });
     return store.updateActor({
       ...actor,
       status: Actor_Status.STATUS_RESUMING,

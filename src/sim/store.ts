@@ -3,7 +3,8 @@
 // worker:<namespace>:<pool>:<pod>), which the keyspace spreads over the cluster's shards. Every
 // record carries a version that starts at 1 and goes up by one per write; updates are optimistic
 // (the caller names the version it read). Stored records are never mutated in place: a write
-// replaces the record, so readers may keep references.
+// replaces the record, so readers may keep references. Worker writes are published to
+// subscribers (upstream's "worker-changes" channel); DebugClear publishes nothing.
 import { Actor, Actor_Status, actor_StatusToJSON, type Worker } from '../gen/ateapi';
 import { PersistenceConflict } from './errors';
 import { Keyspace } from './keyspace';
@@ -16,6 +17,13 @@ const atespaceKeyOf = (name: string) => `atespace:${name}`;
 export const workerKeyOf = (w: { workerNamespace: string; workerPool: string; workerPod: string }) =>
   `worker:${w.workerNamespace}:${w.workerPool}:${w.workerPod}`;
 
+/** What the store publishes on each worker write (upstream store.WorkerEvent). */
+export interface WorkerEvent {
+  type: 'created' | 'updated' | 'deleted';
+  /** The record as written; a deletion carries only namespace and pod, as upstream's does. */
+  worker: StoredWorker;
+}
+
 export type DeleteActorResult =
   | { deleted: true }
   | { deleted: false; reason: 'missing' }
@@ -27,9 +35,20 @@ export class Store {
   private readonly actorCounts = new Map<string, number>(); // per atespace, for DeleteAtespace
   private readonly atespaces = new Set<string>();
   private readonly workers = new Map<string, StoredWorker>();
+  private readonly subscribers = new Set<(event: WorkerEvent) => void>();
 
   /** The cluster's keys; one shard that SCANs like miniredis unless told otherwise. */
   constructor(readonly keyspace = new Keyspace({ shards: 1, scan: 'miniredis', seed: 0 })) {}
+
+  /** Subscribes to worker writes (upstream WatchWorkers); returns the unsubscribe. */
+  watchWorkers(listener: (event: WorkerEvent) => void): () => void {
+    this.subscribers.add(listener);
+    return () => this.subscribers.delete(listener);
+  }
+
+  private publish(event: WorkerEvent): void {
+    for (const listener of this.subscribers) listener(event);
+  }
 
   // --- actors ---
 
@@ -62,13 +81,13 @@ export class Store {
   updateActor(next: Actor): StoredActor {
     const key = actorKeyOf(next.atespace, next.actorId);
     const current = this.actors.get(key);
-    if (!current) throw new Error('actor does not exist');
+    if (!current) throw new Error('while executing update actor transaction: actor does not exist');
     if (current.version !== next.version) throw new PersistenceConflict(`actor ${next.actorId}`);
     if (
       current.actorTemplateNamespace !== next.actorTemplateNamespace ||
       current.actorTemplateName !== next.actorTemplateName
     ) {
-      throw new Error('actor template is immutable');
+      throw new Error('while executing update actor transaction: actor template is immutable');
     }
     const stored = { ...next, version: current.version + 1 };
     this.actors.set(key, stored);
@@ -145,30 +164,53 @@ export class Store {
     const stored = { ...worker, version: 1 };
     this.workers.set(key, stored);
     this.keyspace.add(key);
+    this.publish({ type: 'created', worker: stored });
     return true;
   }
 
-  /** Optimistic write like updateActor; namespace, pool, pod and ip are immutable. */
+  /**
+   * Optimistic write like updateActor; namespace, pool, pod and ip are immutable. The messages
+   * are upstream's (ateredis UpdateWorker wraps them in "while executing update worker transaction").
+   */
   updateWorker(next: Worker): StoredWorker {
     const key = workerKeyOf(next);
     const current = this.workers.get(key);
-    if (!current) throw new Error('worker does not exist');
+    if (!current) throw new Error('while executing update worker transaction: worker does not exist');
     if (current.version !== next.version) throw new PersistenceConflict(`worker ${next.workerPod}`);
-    if (current.ip !== next.ip) throw new Error('ip is immutable');
+    if (current.ip !== next.ip) throw new Error('while executing update worker transaction: ip is immutable');
     const stored = { ...next, version: current.version + 1 };
     this.workers.set(key, stored);
+    this.publish({ type: 'updated', worker: stored });
     return stored;
   }
 
-  deleteWorker(key: string): void {
+  /** DEL, then a deletion event even when there was nothing to delete (as upstream publishes). */
+  deleteWorker(ref: { workerNamespace: string; workerPool: string; workerPod: string }): void {
+    const key = workerKeyOf(ref);
     if (this.workers.delete(key)) this.keyspace.remove(key);
+    this.publish({
+      type: 'deleted',
+      worker: {
+        workerNamespace: ref.workerNamespace,
+        workerPool: '',
+        workerPod: ref.workerPod,
+        actorNamespace: '',
+        actorTemplate: '',
+        actorId: '',
+        ip: '',
+        version: 0,
+        workerPodUid: '',
+        nodeName: '',
+        actorAtespace: '',
+      },
+    });
   }
 
   listWorkers(): StoredWorker[] {
     return [...this.workers.values()];
   }
 
-  /** DebugClear: FLUSHALL on every master. Everything goes, workers included. */
+  /** DebugClear: FLUSHALL on every master. Everything goes, workers included; nothing is published. */
   clear(): void {
     this.actors.clear();
     this.actorCounts.clear();

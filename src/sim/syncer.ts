@@ -7,8 +7,11 @@ import type { Cluster, Pod } from './cluster/cluster';
 import { PersistenceConflict } from './errors';
 import { workerKeyOf, type Store } from './store';
 
-const workerKeyOfPod = (pod: Pod) =>
-  workerKeyOf({ workerNamespace: pod.namespace, workerPool: pod.pool, workerPod: pod.name });
+const workerRefOf = (pod: Pod) => ({
+  workerNamespace: pod.namespace,
+  workerPool: pod.pool,
+  workerPod: pod.name,
+});
 
 export class WorkerSyncer {
   constructor(
@@ -34,8 +37,7 @@ export class WorkerSyncer {
 
   /** releaseActorOnDeadWorker, then the record goes. */
   unregister(pod: Pod): void {
-    const key = workerKeyOfPod(pod);
-    const worker = this.store.getWorker(key);
+    const worker = this.store.getWorker(workerKeyOf(workerRefOf(pod)));
     if (worker?.actorId) {
       const actor = this.store.getActor(worker.actorAtespace, worker.actorId);
       if (actor && actor.ateomPodNamespace === pod.namespace && actor.ateomPodName === pod.name) {
@@ -55,7 +57,7 @@ export class WorkerSyncer {
         }
       }
     }
-    this.store.deleteWorker(key);
+    this.store.deleteWorker(workerRefOf(pod));
   }
 
   /** Re-registers every running pod that has no record (the periodic informer resync). */
