@@ -1115,6 +1115,23 @@ describe('ateapi conformance', { concurrency: false }, () => {
       assert.deepEqual(envOf(await resume('id1')), { TOKEN: 'two' });
     });
 
+    it('pause of a RESUMING actor: atelet InvalidArgument (empty local prefix), stays RESUMING', async (t) => {
+      const h = simOnly(t);
+      if (!h) return;
+      // MarkPausing is a no-op off RUNNING, so atelet gets an empty snapshot prefix and its
+      // validateCheckpointRequest (cmd/atelet/main.go) refuses it.
+      await create('id1');
+      inject(h, {});
+      await assertStatus(resume('id1'), GrpcStatus.UNKNOWN);
+      const stuck = await get('id1');
+      await assertStatus(
+        pause('id1'),
+        GrpcStatus.INVALID_ARGUMENT,
+        'snapshot prefix must be non-empty for type CHECKPOINT_TYPE_LOCAL',
+      );
+      assert.deepEqual(await get('id1'), stuck, 'unchanged, still RESUMING');
+    });
+
     it('stale worker cache: a resume after a selector change leaves one actor with two workers (upstream bug)', async (t) => {
       if (!simOnly(t)) return;
       // AssignWorker (workflow_resume.go) reads the pub/sub-fed worker cache. The claim of the

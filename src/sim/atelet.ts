@@ -217,12 +217,23 @@ export class Atelets {
     this.liveProcesses.set(pod.uid, { proc, source });
   }
 
-  /** Checkpoint the workload to `to`, then tear the sandbox down. */
+  /**
+   * Checkpoint the workload to `to`, then tear the sandbox down. The request is validated first,
+   * as atelet's validateCheckpointRequest does (cmd/atelet/main.go): an actor that is RESUMING has
+   * no in-progress snapshot, so a suspend of it sends an empty URI prefix and a pause an empty
+   * local prefix, and both are refused with InvalidArgument (the actor stays RESUMING).
+   */
   async checkpoint(pod: Pod, to: SnapshotRef, call: AteletCall): Promise<void> {
     if (to.kind === 'external' && !VALID_URI_PREFIX.test(to.uriPrefix)) {
       throw new StatusError(
         GrpcStatus.INVALID_ARGUMENT,
         `invalid snapshot URI prefix "${to.uriPrefix}": missing bucket`,
+      );
+    }
+    if (to.kind === 'local' && to.prefix === '') {
+      throw new StatusError(
+        GrpcStatus.INVALID_ARGUMENT,
+        'snapshot prefix must be non-empty for type CHECKPOINT_TYPE_LOCAL',
       );
     }
     const state = this.live.get(pod.uid) ?? bootedWorkload();
