@@ -1071,6 +1071,46 @@ describe('ateapi conformance', { concurrency: false }, () => {
       );
     });
 
+    it('selector validation: apimachinery v0.36 wording (bytes, "a valid label key")', async () => {
+      const selector = (matchLabels: Record<string, string>) =>
+        api.call('CreateActor', {
+          actorRef: ref('id1'),
+          ...target.template,
+          workerSelector: { matchLabels },
+        });
+      await assertStatus(
+        selector({ tier: 'v'.repeat(64) }),
+        GrpcStatus.INVALID_ARGUMENT,
+        /^invalid worker_selector label value "v{64}" for key "tier": must be no more than 63 bytes$/,
+      );
+      await assertStatus(
+        selector({ 'a/b/c': 'x' }),
+        GrpcStatus.INVALID_ARGUMENT,
+        /^invalid worker_selector label key "a\/b\/c": a valid label key must consist of alphanumeric characters/,
+      );
+      await assertStatus(
+        selector({ ['k'.repeat(64)]: 'x' }),
+        GrpcStatus.INVALID_ARGUMENT,
+        /: name part must be no more than 63 bytes$/,
+      );
+    });
+
+    it('with several invalid selector keys, the one reported is picked at random (Go map order)', async () => {
+      const reported = new Set<string>();
+      for (let i = 0; i < 30 && reported.size < 2; i++) {
+        const err = await assertStatus(
+          api.call('CreateActor', {
+            actorRef: ref('id1'),
+            ...target.template,
+            workerSelector: { matchLabels: { 'bad one!': 'x', 'bad two!': 'x', 'bad three!': 'x' } },
+          }),
+          GrpcStatus.INVALID_ARGUMENT,
+        );
+        reported.add(/label key "([^"]+)"/.exec(err.details)![1]);
+      }
+      assert.ok(reported.size >= 2, `always ${[...reported].join()}`);
+    });
+
     it('Secrets are cached 30 s: a fixed Secret still fails, a changed value is not seen', async (t) => {
       const h = simOnly(t);
       if (!h) return;

@@ -191,12 +191,15 @@ describe('k8s validation messages', () => {
       /^prefix part a lowercase RFC 1123 subdomain must consist of/,
     );
     assert.deepEqual(qualifiedNameErrors('a/')[0], 'name part must be non-empty');
+    // apimachinery v0.36.1 as vendored upstream (pkg/api/validate/content/kube.go, errors.go).
     assert.match(
       qualifiedNameErrors('a/b/c')[0],
-      /^a qualified name must consist of .* with an optional DNS subdomain prefix and '\/' \(e\.g\. 'example\.com\/MyName'\)$/,
+      /^a valid label key must consist of .* with an optional DNS subdomain prefix and '\/' \(e\.g\. 'example\.com\/MyName'\)$/,
     );
-    assert.equal(qualifiedNameErrors('k'.repeat(64))[0], 'name part must be no more than 63 characters');
-    assert.equal(labelValueErrors('v'.repeat(64))[0], 'must be no more than 63 characters');
+    assert.equal(qualifiedNameErrors('k'.repeat(64))[0], 'name part must be no more than 63 bytes');
+    assert.equal(labelValueErrors('v'.repeat(64))[0], 'must be no more than 63 bytes');
+    // Lengths are Go's len(): bytes, not characters.
+    assert.equal(labelValueErrors('é'.repeat(32))[0], 'must be no more than 63 bytes');
     assert.deepEqual(labelValueErrors(''), []);
   });
 

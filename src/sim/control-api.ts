@@ -46,6 +46,7 @@ import {
 import type { ControlRpc } from './faults';
 import type { Lifecycle } from './lifecycle';
 import { listActorsPage } from './list-actors';
+import type { Random } from './random';
 import type { Store } from './store';
 import { validateActorName, validateAtespace, validateSelector } from './validation';
 
@@ -90,6 +91,8 @@ export interface ControlApiDeps {
   afterDebugClear: () => void;
   /** DeleteActor hook: what ran for the actor (process actors) goes with it. */
   afterActorDeleted?: (atespace: string, name: string) => Promise<void>;
+  /** Go's map order, for which invalid selector label is reported; default: request order. */
+  mapOrder?: Random;
   /** A store round trip inside ListActors (between a SCAN and its GETs); default none. */
   storeRoundTrip?: () => Promise<void>;
 }
@@ -100,6 +103,7 @@ export function controlHandlers({
   lifecycle,
   afterDebugClear,
   afterActorDeleted,
+  mapOrder,
   storeRoundTrip = () => Promise.resolve(),
 }: ControlApiDeps): ControlHandlers {
   return {
@@ -119,7 +123,7 @@ export function controlHandlers({
       validateActorName(name);
       if (atespace === '') throw invalidArgument('atespace is required');
       validateAtespace(atespace);
-      validateSelector(req.workerSelector);
+      validateSelector(req.workerSelector, mapOrder);
       if (!templates.get(req.actorTemplateNamespace, req.actorTemplateName)) {
         throw failedPrecondition(
           `ActorTemplate ${req.actorTemplateNamespace}/${req.actorTemplateName} not found`,
@@ -152,7 +156,7 @@ export function controlHandlers({
       if (name === '') throw invalidArgument('actor_id is required');
       if (atespace === '') throw invalidArgument('atespace is required');
       validateAtespace(atespace);
-      validateSelector(req.workerSelector);
+      validateSelector(req.workerSelector, mapOrder);
       const actor = store.getActor(atespace, name);
       if (!actor) throw actorNotFound(name);
       try {

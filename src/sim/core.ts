@@ -113,6 +113,7 @@ export class SimulatorCore {
       lifecycle: this.lifecycle,
       afterDebugClear: () => this.afterDebugClear(),
       afterActorDeleted: (atespace, name) => this.atelets.actorDeleted(atespace, name),
+      mapOrder: new Random(derivedSeed(options.seed, 0x6d617073)),
       storeRoundTrip: () => sleep(this.latency.draw(this.latency.profile.storeMs)),
     });
     this.pipeline = new ControlPipeline(handlers, this.faults, this.latency);

@@ -1,14 +1,21 @@
 // Request validation with upstream's exact messages: internal/resources (actor names,
-// atespaces) and k8s.io/apimachinery label rules (worker selectors).
+// atespaces) and k8s.io/apimachinery label rules (worker selectors) as vendored by substrate
+// 86e138f6 (apimachinery v0.36.1, pkg/api/validate/content: lengths are counted and worded in
+// bytes, label keys are "a valid label key").
 import type { Selector } from '../gen/ateapi';
 import { invalidArgument } from './errors';
+import type { Random } from './random';
+
+/** Go's len(): the UTF-8 byte length. */
+const byteLength = (value: string) => Buffer.byteLength(value, 'utf8');
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL_RULE =
   "must start and end with a lower case alphanumeric character, and consist only of lower case alphanumeric characters or '-'";
 
+/** internal/resources' own check (its message still says characters; it counts bytes). */
 function dns1123LabelProblem(value: string): string | undefined {
-  if (value.length > 63) return 'must be no more than 63 characters';
+  if (byteLength(value) > 63) return 'must be no more than 63 characters';
   if (!DNS1123_LABEL.test(value)) return DNS1123_LABEL_RULE;
   return undefined;
 }
@@ -28,7 +35,7 @@ export function validateAtespace(name: string): void {
 /** True when `name` is a valid DNS-1123 label (actor names, atespaces, node names). */
 export const isDns1123Label = (name: string): boolean => dns1123LabelProblem(name) === undefined;
 
-// --- k8s.io/apimachinery/pkg/util/validation ---
+// --- k8s.io/apimachinery/pkg/api/validate/content ---
 
 const QUALIFIED_NAME_FMT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
 const QUALIFIED_NAME = new RegExp(`^${QUALIFIED_NAME_FMT}$`);
@@ -42,7 +49,9 @@ function regexError(message: string, format: string, ...examples: string[]): str
   return `${message} (e.g. ${shown}regex used for validation is '${format}')`;
 }
 
-const QUALIFIED_NAME_RULE = regexError(
+const maxLenError = (length: number) => `must be no more than ${length} bytes`;
+
+const LABEL_KEY_RULE = regexError(
   "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
   QUALIFIED_NAME_FMT,
   'MyName',
@@ -52,7 +61,7 @@ const QUALIFIED_NAME_RULE = regexError(
 
 function dns1123SubdomainErrors(value: string): string[] {
   const errs: string[] = [];
-  if (value.length > 253) errs.push('must be no more than 253 characters');
+  if (byteLength(value) > 253) errs.push(maxLenError(253));
   if (!DNS1123_SUBDOMAIN.test(value)) {
     errs.push(
       regexError(
@@ -65,7 +74,7 @@ function dns1123SubdomainErrors(value: string): string[] {
   return errs;
 }
 
-/** validation.IsQualifiedName (label keys such as "ate.dev/tier"). */
+/** validation.IsQualifiedName = content.IsLabelKey (label keys such as "ate.dev/tier"). */
 export function qualifiedNameErrors(value: string): string[] {
   const errs: string[] = [];
   const parts = value.split('/');
@@ -79,19 +88,19 @@ export function qualifiedNameErrors(value: string): string[] {
     else errs.push(...dns1123SubdomainErrors(prefix).map((e) => `prefix part ${e}`));
   } else {
     return [
-      `a qualified name ${QUALIFIED_NAME_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+      `a valid label key ${LABEL_KEY_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
     ];
   }
   if (name.length === 0) errs.push('name part must be non-empty');
-  else if (name.length > 63) errs.push('name part must be no more than 63 characters');
-  if (!QUALIFIED_NAME.test(name)) errs.push(`name part ${QUALIFIED_NAME_RULE}`);
+  else if (byteLength(name) > 63) errs.push(`name part ${maxLenError(63)}`);
+  if (!QUALIFIED_NAME.test(name)) errs.push(`name part ${LABEL_KEY_RULE}`);
   return errs;
 }
 
-/** validation.IsValidLabelValue. */
+/** validation.IsValidLabelValue = content.IsLabelValue. */
 export function labelValueErrors(value: string): string[] {
   const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
+  if (byteLength(value) > 63) errs.push(maxLenError(63));
   if (!LABEL_VALUE.test(value)) {
     errs.push(
       regexError(
@@ -109,12 +118,31 @@ export function labelValueErrors(value: string): string[] {
 const MAX_SELECTOR_LABELS = 10;
 
 /**
- * controlapi.validateSelector. Upstream walks a Go map (random order); we check keys in
- * sorted order so the reported label is deterministic.
+ * The order in which Go ranges over a small map: a random rotation. A map of up to 8 entries
+ * is one group of 8 slots in insertion order; iteration starts at a random slot and wraps,
+ * skipping empty ones. Larger maps (9 or 10 labels here) are rotated at a random key.
  */
-export function validateSelector(selector: Selector | undefined): void {
+export function goMapOrder<T>(items: readonly T[], random: Random): T[] {
+  if (items.length <= 1) return [...items];
+  const slots = items.length <= 8 ? 8 : items.length;
+  const offset = random.int(slots);
+  const order: T[] = [];
+  for (let i = 0; i < slots; i++) {
+    const slot = (offset + i) % slots;
+    if (slot < items.length) order.push(items[slot]);
+  }
+  return order;
+}
+
+/**
+ * controlapi.validateSelector (create_actor.go). Upstream ranges over the Go map, so with several
+ * invalid labels the one reported is picked at random; so it is here (`random`), in the
+ * request's label order otherwise.
+ */
+export function validateSelector(selector: Selector | undefined, random?: Random): void {
   const labels = selector?.matchLabels ?? {};
-  const keys = Object.keys(labels).sort();
+  const inOrder = Object.keys(labels);
+  const keys = random ? goMapOrder(inOrder, random) : inOrder;
   if (keys.length > MAX_SELECTOR_LABELS) {
     throw invalidArgument(
       `worker_selector has ${keys.length} match_labels entries, exceeding the limit of ${MAX_SELECTOR_LABELS}`,
