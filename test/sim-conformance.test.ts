@@ -5,6 +5,9 @@
 import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Actor_Status, SnapshotType, type Actor } from '../src/gen/ateapi';
 import type { SimulatorOptions } from '../src/sim';
@@ -131,7 +134,9 @@ describe('ateapi conformance', { concurrency: false }, () => {
     );
     // The golden builds' worker events reach a lagging worker cache only after the lag.
     await new Promise((r) => setTimeout(r, (options.workerCacheLagMs ?? 0) + 50));
-    await api.call('CreateAtespace', { name: target.atespace });
+    if (!(await api.call('ListAtespaces', {})).atespaces.some((a) => a.name === target.atespace)) {
+      await api.call('CreateAtespace', { name: target.atespace });
+    }
     return harness;
   };
 
@@ -1248,6 +1253,35 @@ describe('ateapi conformance', { concurrency: false }, () => {
       );
       h.sim.core.workerCache.relist(); // its periodic relist (5 min upstream)
       assert.equal((await resume('id1')).status, Actor_Status.STATUS_RUNNING);
+    });
+
+    it('a crash in the middle of a resume leaves the lock held after the restart (~30 s TTL)', async (t) => {
+      if (!simOnly(t)) return;
+      const dir = mkdtempSync(join(tmpdir(), 'ateflow-conformance-'));
+      try {
+        const file = join(dir, 'state.json');
+        const h = await restartSim({ persistence: { file, saveIntervalMs: 0 } });
+        await create('id1');
+        inject(h, { code: GrpcStatus.OK, extraLatencyMs: 10_000 });
+        const pending = resume('id1').catch((err: Error) => err);
+        await eventually(async () =>
+          (await get('id1')).status === Actor_Status.STATUS_RESUMING ? true : undefined,
+        );
+        const acquired = Date.now();
+        const restarted = await restartSim({ persistence: { file, saveIntervalMs: 0 } }); // stop saves
+        await pending;
+        await assertStatus(
+          resume('id1'),
+          GrpcStatus.ABORTED,
+          'another operation is in progress for this actor',
+        );
+        const until = restarted.sim.core.locks.heldUntil('id1')!;
+        assert.ok(until - acquired > 28_000 && until - acquired <= 30_500, `${until - acquired} ms`);
+      } finally {
+        await target.close(); // it saves to the directory: before the directory goes
+        target.close = () => Promise.resolve();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

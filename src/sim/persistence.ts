@@ -1,12 +1,15 @@
 // Saving and reloading the simulator's state, so that `ateflow dev` finds its sandboxes again
-// after a restart: atespaces, actors, snapshots, ActorTemplates (with their golden status) and
-// Secrets. Worker pods are not saved: they come back new, as after a cluster restart, so an
-// actor that was bound to a pod (RUNNING or in a transition) is reset to SUSPENDED with its
-// last snapshot, exactly what Substrate's syncer does when a worker pod dies.
+// after a restart: atespaces, actors, snapshots, ActorTemplates (with their golden status),
+// Secrets and the actor locks held (Redis keeps them with their TTL: a call cut off by the
+// restart leaves its actor locked until the TTL runs out, ~30 s). Worker pods are not saved:
+// they come back new, as after a cluster restart, so an actor that was bound to a pod (RUNNING or
+// in a transition) is reset to SUSPENDED with its last snapshot, exactly what Substrate's syncer
+// does when a worker pod dies.
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Actor, Actor_Status } from '../gen/ateapi';
 import type { ActorTemplate } from './cluster/resources';
 import type { SimulatorCore } from './core';
+import type { ActorLocks } from './locks';
 import type { SnapshotStorage } from './workload';
 
 const FORMAT = 'ateflow-simulator-state/v1';
@@ -25,6 +28,8 @@ export interface SimulatorState {
   snapshots: ReturnType<SnapshotStorage['entries']>;
   templates: ActorTemplate[];
   secrets: { namespace: string; name: string; data: Record<string, string> }[];
+  /** Absent in files written before locks were kept. */
+  locks?: ReturnType<ActorLocks['entries']>;
 }
 
 /** A copy of everything in `core` that outlives worker pods. */
@@ -37,6 +42,7 @@ export function captureState(core: SimulatorCore): SimulatorState {
     snapshots: core.snapshots.entries(),
     templates: core.templates.list().map((template) => structuredClone(template)),
     secrets: core.cluster.listSecrets(),
+    locks: core.locks.entries(),
   };
 }
 
@@ -70,6 +76,7 @@ export function restoreState(
     });
   }
   for (const name of state.atespaces) core.store.createAtespace(name);
+  core.locks.load(state.locks ?? []);
   let reset = 0;
   for (const raw of state.actors) {
     const actor = Actor.fromJSON(raw);
