@@ -64,6 +64,35 @@ describe('idle auto-suspend (time-skipping)', () => {
     assert.ok(idleFor >= 10 * MINUTE && idleFor < 10 * MINUTE + 1_000, `suspended after ${idleFor} ms idle`);
   });
 
+  // Every signal of use reaches the workflow as a touch naming its source (the facade's gateway
+  // usage stream, the ops API's Touch): the idle logic is the same, and the reason names the last.
+  for (const source of ['exec/SSH/port-forward through the gateway', undefined]) {
+    it(`keeps a sandbox used just before its deadline (${source ?? 'Touch'}), then names it when idle`, async () => {
+      const running = await runningSandbox(10 * MINUTE);
+      const handle = handleOf(stack, running.sandboxId);
+      await stack.env.sleep(10 * MINUTE - 30_000); // just before the deadline
+      await (source === undefined ? handle.signal(touchSignal) : handle.signal(touchSignal, source));
+      await stack.env.sleep(9 * MINUTE); // past the first deadline, before the new one
+      assert.equal((await waitForView(stack, running.sandboxId, () => true, 'a view')).state, 'RUNNING');
+      await stack.env.sleep(2 * MINUTE);
+      const suspended = await waitForView(stack, running.sandboxId, inState('SUSPENDED'), 'the idle suspend');
+      const idleFor = (await lastTimerFiredMs(running.sandboxId)) - suspended.lastActiveAtMs;
+      assert.ok(
+        idleFor >= 10 * MINUTE && idleFor < 10 * MINUTE + 1_000,
+        `suspended after ${idleFor} ms idle`,
+      );
+      const reason = idleSuspension(suspended)?.message ?? '';
+      assert.match(
+        reason,
+        /^no activity from exec\/SSH\/port-forward through the gateway, data-plane traffic or Touch since /,
+      );
+      assert.match(
+        reason,
+        new RegExp(`last: ${(source ?? 'Touch').replace(/[/]/g, '\\/')}; idle timeout 600 s`),
+      );
+    });
+  }
+
   it('never suspends with timeout 0', async () => {
     const running = await runningSandbox(0);
     await stack.env.sleep(30 * 24 * 60 * MINUTE);

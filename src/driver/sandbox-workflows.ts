@@ -107,9 +107,10 @@ export class SandboxWorkflows {
     return view;
   }
 
-  async touch(sandboxId: string): Promise<void> {
+  /** Moves the sandbox's idle clock; `source` names who saw the use (kept for the idle reason). */
+  async touch(sandboxId: string, source = 'Touch'): Promise<void> {
     await this.call(`touch sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, () =>
-      this.client.workflow.getHandle(sandboxWorkflowId(sandboxId)).signal(touchSignal),
+      this.client.workflow.getHandle(sandboxWorkflowId(sandboxId)).signal(touchSignal, source),
     );
   }
 

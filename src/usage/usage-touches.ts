@@ -90,7 +90,7 @@ export class UsageTouches {
   private readonly touching = new Set<Promise<void>>();
   private touch(sandboxId: string): void {
     const touched = this.sandboxes
-      .touch(sandboxId)
+      .touch(sandboxId, 'exec/SSH/port-forward through the gateway')
       .catch((err: Error) => logger.debug({ sandboxId, err: err.message }, 'usage: touch failed'))
       .finally(() => this.touching.delete(touched));
     this.touching.add(touched);

@@ -138,6 +138,8 @@ export interface SandboxView {
   workerSelector: Record<string, string>;
   idleTimeoutMs: number;
   lastActiveAtMs: number;
+  /** What moved lastActiveAtMs last ("Touch", "exec/SSH/port-forward through the gateway", …). */
+  lastActiveSource?: string;
   /** When the idle timer will suspend the sandbox (0: not armed). */
   idleDeadlineMs: number;
   /** A stop hold (quarantine): start is refused until it is released. */
@@ -200,7 +202,8 @@ export const holdUpdate = defineUpdate<SandboxView, [HoldRequest]>('hold');
 export const releaseUpdate = defineUpdate<SandboxView, []>('release');
 
 /** Activity on the sandbox (exec, connect, traffic): moves the idle clock, nothing else. */
-export const touchSignal = defineSignal<[]>('touch');
+/** Someone used the sandbox: moves its idle clock. The argument names who saw the use. */
+export const touchSignal = defineSignal<[source?: string]>('touch');
 /** The fleet observer saw the actor change in a way this workflow did not cause. */
 export const actorObservedSignal = defineSignal<[ActorView | null]>('actorObserved');
 

@@ -262,8 +262,8 @@ class Sandbox {
         },
       },
     );
-    setHandler(touchSignal, () => {
-      this.view.lastActiveAtMs = Date.now(); // lazy: the idle loop notices when its timer fires
+    setHandler(touchSignal, (source) => {
+      this.active(source || 'Touch'); // lazy: the idle loop notices when its timer fires
     });
     setHandler(actorObservedSignal, (actor) => {
       this.observation = { actor };
@@ -419,7 +419,12 @@ class Sandbox {
       case 'idleSuspend':
         // Re-check: a touch may have moved the deadline while this operation waited.
         if (idleDeadline(view) > 0 && Date.now() >= idleDeadline(view)) {
-          await this.suspend('IdleSuspended', `idle for ${Math.round(view.idleTimeoutMs / 1000)} s`);
+          await this.suspend(
+            'IdleSuspended',
+            'no activity from exec/SSH/port-forward through the gateway, data-plane traffic or Touch ' +
+              `since ${new Date(view.lastActiveAtMs).toISOString()} (last: ${view.lastActiveSource ?? 'a start'}; ` +
+              `idle timeout ${Math.round(view.idleTimeoutMs / 1000)} s)`,
+          );
         }
         return;
       case 'checkpoint':
@@ -540,9 +545,15 @@ class Sandbox {
     this.running();
   }
 
+  /** Moves the idle clock, remembering what moved it (shown in an idle suspend's reason). */
+  private active(source: string): void {
+    this.view.lastActiveAtMs = Date.now();
+    this.view.lastActiveSource = source;
+  }
+
   /** The actor runs; the gateway shows Ready only once the supervisor inside connects to it. */
   private running(): void {
-    this.view.lastActiveAtMs = Date.now();
+    this.active('a start');
     this.enter('RUNNING', 'running');
     this.record(
       'Running',
@@ -714,7 +725,7 @@ class Sandbox {
       this.applyActor(await this.resumeWithCapacity('migrate'));
       if (view.actorView?.podName !== from) break;
     }
-    view.lastActiveAtMs = Date.now();
+    this.active('a migration');
     const to = view.actorView?.podName ?? '';
     this.enter('RUNNING', 'running');
     if (to === from)
@@ -753,7 +764,7 @@ class Sandbox {
     if (!state)
       return this.fail(reason, `${op.kind} failed: ${message}; the actor was left ${actor.status}`, 'start');
     this.enter(state, `${op.kind} failed: ${message}`);
-    if (state === 'RUNNING') this.view.lastActiveAtMs = Date.now();
+    if (state === 'RUNNING') this.active('a failed transition');
     this.record(reason, `${op.kind} failed: ${message}`, 'Warning');
   }
 
@@ -794,7 +805,7 @@ class Sandbox {
         this.record('Recovered', `recovered on worker ${view.actorView?.podName}`);
       });
     } else if ((view.state === 'SUSPENDED' || view.state === 'PAUSED') && actor.status === 'RUNNING') {
-      view.lastActiveAtMs = Date.now();
+      this.active('data-plane traffic');
       this.enter('RUNNING', 'running (resumed by incoming traffic)');
       this.record(
         'ResumedOnTraffic',
