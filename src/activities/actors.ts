@@ -1,12 +1,14 @@
 // Activities over ateapi actors and atespaces. Each is idempotent under Temporal retries, the way
 // reference ateapi.md §2.7 says each RPC must be retried.
 import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { AteapiClient } from '../substrate/client';
 import { toActorView } from '../substrate/actor-view';
 import { isServiceError } from '../substrate/errors';
 import type { TemplateStore } from '../substrate/template-store';
 import type { ActorRef, ActorView, TemplateRef } from '../workflows/messages';
+import { RETRYABLE } from '../workflows/failure-types';
 import { attempt, permanent, toActivityFailure } from './failures';
 
 const isCode = (err: unknown, code: status): err is ServiceError => isServiceError(err) && err.code === code;
@@ -95,9 +97,48 @@ export function actorActivities(ateapi: AteapiClient, templates: TemplateStore) 
       );
     },
 
-    /** PauseActor: a no-op on PAUSED, completes PAUSING. */
-    async pauseActor(ref: ActorRef): Promise<ActorView> {
-      return toActorView(await attempt(`pause ${ref.name}`, () => withHeartbeats(ateapi.pauseActor(ref))));
+    /**
+     * PauseActor: a no-op on PAUSED, completes PAUSING. Never issued on an actor in another
+     * transition: off RUNNING, upstream's MarkPausing does nothing and atelet gets an empty
+     * snapshot prefix (InvalidArgument "snapshot prefix must be non-empty for type
+     * CHECKPOINT_TYPE_LOCAL", the actor left RESUMING), or checkpoints to the suspend's URI. So a
+     * RESUMING actor (a resume cut short, or one Substrate runs on traffic) is resumed first — a
+     * resume forward-recovers it, or is Aborted while another runs and this activity retries —
+     * and a SUSPENDING one has its suspend completed: it is then stopped with a durable snapshot,
+     * which is returned as it is. `boot` is the resume's (ignored when the actor has a snapshot).
+     */
+    async pauseActor(ref: ActorRef, boot = false): Promise<ActorView> {
+      const action = `pause ${ref.name}`;
+      const before = toActorView(await attempt(`get actor ${ref.name}`, () => ateapi.getActor(ref)));
+      if (before.status === 'SUSPENDING') {
+        return toActorView(
+          await attempt(`${action}: complete its suspend first`, () =>
+            withHeartbeats(ateapi.suspendActor(ref)),
+          ),
+        );
+      }
+      if (before.status === 'RESUMING') {
+        await attempt(`${action}: complete its resume first`, () =>
+          withHeartbeats(ateapi.resumeActor(ref, boot)),
+        );
+      }
+      try {
+        return toActorView(await withHeartbeats(ateapi.pauseActor(ref)));
+      } catch (err) {
+        // The actor turned transitional after the read above (a traffic-driven resume): a retry
+        // reads it again.
+        if (
+          isCode(err, status.INVALID_ARGUMENT) &&
+          err.details.startsWith('snapshot prefix must be non-empty')
+        ) {
+          throw ApplicationFailure.retryable(
+            `${action}: the actor is in a transition (${err.details})`,
+            RETRYABLE,
+          );
+        }
+        if (err instanceof CancelledFailure) throw err;
+        throw toActivityFailure(err, action);
+      }
     },
 
     /** UpdateActor(worker_selector); takes effect on the next resume. */
