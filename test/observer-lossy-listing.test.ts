@@ -10,8 +10,17 @@ import { FleetObserver } from '../src/observer/fleet-observer';
 import { toActorView } from '../src/substrate/actor-view';
 import { AteapiClient } from '../src/substrate/client';
 import { actorKeyOf } from '../src/sim/store';
-import type { ActorRef, ActorView, SandboxView } from '../src/workflows/messages';
-import { clusterWithPools } from './helpers/sandbox-env';
+import { deleteUpdate, type ActorRef, type ActorView, type SandboxView } from '../src/workflows/messages';
+import {
+  clusterWithPools,
+  createSandbox,
+  handleOf,
+  inState,
+  sandboxInput,
+  startSandboxStack,
+  waitForView,
+  type SandboxStack,
+} from './helpers/sandbox-env';
 import { eventually, startSim, type SimHarness } from './helpers/sim';
 
 const ATESPACE = 'fleet';
@@ -232,5 +241,60 @@ describe('fleet observer over duplicated, unordered listings', () => {
       ateapi.close();
       await h.close();
     }
+  });
+});
+
+describe('a sandbox whose actor no listing returns (dev server, real workflows)', () => {
+  let stack: SandboxStack;
+  before(async () => void (stack = await startSandboxStack({ server: 'dev' })));
+  after(async () => stack?.teardown());
+
+  it('recovers from a lost pod, seen by an observer started after the listings began to skip it', async () => {
+    const { keyspace } = stack.sim.core.store;
+    const shardOf = (atespace: string, name: string) => keyspace.shardOf(actorKeyOf(atespace, name));
+    let sandboxId = '';
+    for (let i = 0; shardOf('tests', sandboxId) !== 1 || sandboxId === ''; i++) sandboxId = `sb-lossy-${i}`;
+    await createSandbox(stack, sandboxInput({ sandboxId }));
+    const view = await waitForView(stack, sandboxId, inState('RUNNING'), 'the sandbox to run');
+
+    // Fill shard 0 to exactly one page of actor keys (golden actors included), trying other
+    // names until the page ends on the shard's last bucket and every listing skips shard 1.
+    await stack.ateapi.createAtespace('filler');
+    const fillers: string[] = [];
+    for (let i = 0; fillers.length < 15_000; i++) if (shardOf('filler', `f${i}`) === 0) fillers.push(`f${i}`);
+    const inShard0 = () =>
+      [...stack.sim.core.store.allActors()].filter((a) => shardOf(a.atespace, a.actorId) === 0).length;
+    const listed = async () => (await stack.ateapi.listAllActors()).some((a) => a.actorId === sandboxId);
+    let created: string[] = [];
+    for (let next = 0; await listed();) {
+      for (const name of created) await stack.ateapi.deleteActor({ atespace: 'filler', name });
+      const set = fillers.slice(next, next + 1_000 - inShard0());
+      assert.ok(next + set.length <= fillers.length, 'no layout that skips the shard');
+      next += set.length;
+      await inBatches(set, 100, (name) =>
+        stack.ateapi.createActor({
+          actorRef: { atespace: 'filler', name },
+          actorTemplateNamespace: 'default',
+          actorTemplateName: 'sandbox',
+        }),
+      );
+      created = set;
+    }
+
+    // Another worker takes the observer over: it never saw the actor in a listing.
+    await stack.stopWorker();
+    await stack.startWorker();
+    stack.sim.core.killWorker(view.actorView!.podName);
+    const recovered = await waitForView(
+      stack,
+      sandboxId,
+      (v) => v.state === 'RUNNING' && v.events.some((e) => e.reason === 'Recovered'),
+      'recovery after the pod loss',
+      40_000,
+    );
+    assert.ok(recovered.events.some((e) => e.reason === 'PodLost'));
+    assert.ok(!recovered.events.some((e) => e.reason === 'ActorMissing'));
+    assert.equal(await listed(), false, 'the listing still skips it');
+    await handleOf(stack, sandboxId).executeUpdate(deleteUpdate);
   });
 });
