@@ -434,7 +434,9 @@ class Sandbox {
         return;
       case 'pause':
         this.enter('SUSPENDING', 'pausing (node-local snapshot)');
-        this.applyActor(await this.act('pauseActor', `pause ${view.sandboxName}`, this.lifecycle, this.ref));
+        this.applyActor(
+          await this.act('pauseActor', `pause ${view.sandboxName}`, this.lifecycle, this.ref, this.boot),
+        );
         this.enter('PAUSED', 'paused (node-local snapshot; resumes on the same node)');
         this.record('Paused', 'paused with a node-local snapshot');
         return;
@@ -597,15 +599,14 @@ class Sandbox {
    * resumed to be suspended). Substrate completes a transition when the same call is repeated.
    */
   private async settle(actor: ActorView, goal: 'running' | 'stopped' | 'suspended'): Promise<void> {
-    const call = (name: 'resumeActor' | 'suspendActor' | 'pauseActor', why: string) =>
-      name === 'resumeActor'
-        ? this.act(name, `resume ${this.view.sandboxName}: ${why}`, this.lifecycle, this.ref, this.boot)
-        : this.act(
-            name,
-            `${name === 'pauseActor' ? 'pause' : 'suspend'} ${this.view.sandboxName}: ${why}`,
-            this.lifecycle,
-            this.ref,
-          );
+    // Resume and pause may have to start the actor: both boot it as its first start would.
+    const call = (name: 'resumeActor' | 'suspendActor' | 'pauseActor', why: string) => {
+      const verb = { resumeActor: 'resume', suspendActor: 'suspend', pauseActor: 'pause' }[name];
+      const summary = `${verb} ${this.view.sandboxName}: ${why}`;
+      if (name === 'suspendActor') return this.act(name, summary, this.lifecycle, this.ref);
+      if (name === 'pauseActor') return this.act(name, summary, this.lifecycle, this.ref, this.boot);
+      return this.act(name, summary, this.lifecycle, this.ref, this.boot);
+    };
     let status: ActorStatus = actor.status;
     const step = async (name: 'resumeActor' | 'suspendActor' | 'pauseActor', why: string) => {
       const after = await call(name, why);
