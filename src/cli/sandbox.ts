@@ -40,8 +40,6 @@ const GRPC_NOT_FOUND = 5;
 const GRPC_UNAVAILABLE = 14;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const POLL_MS = 250;
-const GONE_POLL_MS = 1_000;
-const GONE_GRACE_MS = 1_000;
 
 /** Sandbox ids name Substrate actors: DNS-1123 labels. Anything else can only be a name. */
 const ID_SHAPE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -327,27 +325,18 @@ export function sandboxCommand(): Command {
         );
         const stop = () => stream.cancel();
         process.once('SIGINT', stop);
-        // WatchEvents does not end when its sandbox is deleted: ask whether it is still there.
+        // The facade ends a one-sandbox stream (after a moment for late events) once the sandbox
+        // is deleted; every other ending is a cancel (Ctrl-C) or the deadline.
         let gone = false;
-        const poll =
-          target &&
-          setInterval(() => {
-            ctx.get(target.id).catch((err: unknown) => {
-              if (grpcCode(err) !== GRPC_NOT_FOUND || gone) return;
-              gone = true;
-              // Events the facade has yet to relay get a moment to arrive.
-              setTimeout(stop, GONE_GRACE_MS);
-            });
-          }, GONE_POLL_MS);
         try {
           await consume(stream, (event) => ctx.printEvent(event));
+          gone = target !== undefined;
         } catch (err) {
           const code = grpcCode(err);
           if (code === GRPC_DEADLINE_EXCEEDED)
             ctx.progress(`stopped watching after ${ctx.timeoutText} (--timeout)`);
           else if (code !== GRPC_CANCELLED) throw err;
         } finally {
-          clearInterval(poll);
           process.off('SIGINT', stop);
         }
         if (gone) ctx.progress(`sandbox ${target?.id} was deleted; stopped watching`);

@@ -153,8 +153,12 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     watchEvents: serverStream('WatchEvents', async (request, call) => {
       checkSandboxId(request.sandboxId, 'sandbox_id', true);
       await followEvents(call, deps.events, (change) => {
-        // A stream that follows one sandbox ends when the sandbox is gone: nothing more can come.
-        if (change.kind === 'deleted' && change.sandboxId === request.sandboxId) return void call.end();
+        // A stream that follows one sandbox ends when the sandbox is gone (after a moment, for its
+        // last events, which the same poll may relay after the deletion).
+        if (change.kind === 'deleted' && change.sandboxId === request.sandboxId) {
+          setTimeout(() => call.end(), WATCH_END_GRACE_MS).unref();
+          return;
+        }
         if (change.kind !== 'event') return;
         if (request.sandboxId && change.sandboxId !== request.sandboxId) return;
         const event = toSandboxEvent(change.sandboxId, change.event);
@@ -167,6 +171,8 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
     }),
   };
 }
+
+const WATCH_END_GRACE_MS = 1_000;
 
 /** Migrates every sandbox found on the drained pool or node, a few at a time. */
 async function drain(
