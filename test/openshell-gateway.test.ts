@@ -7,18 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { locateOpenShell } from '../src/openshell/binaries';
+import type { OpenShellBinaries } from '../src/openshell/binaries';
 import { errorText, runOpenShell } from '../src/openshell/cli';
 import { startGateway, type RunningGateway } from '../src/openshell/gateway';
+import { openShellSkip, requireOpenShell } from './helpers/openshell';
 import { startFacadeStack, type FacadeStack } from './helpers/stack';
 
-const found = locateOpenShell();
-
-// In CI the binaries must be there (.ci/run unpacks them): a missing part fails, never skips.
-const skip = 'skip' in found && !process.env.CI ? found.skip : false;
-
-describe('the real OpenShell gateway over the facade', { skip }, () => {
-  const bins = found as Exclude<typeof found, { skip: string }>;
+describe('the real OpenShell gateway over the facade', { skip: openShellSkip }, () => {
+  let bins: OpenShellBinaries;
   let facade: FacadeStack;
   let gw: RunningGateway;
   const stateDir = mkdtempSync(join(tmpdir(), 'ateflow-gateway-'));
@@ -30,7 +26,7 @@ describe('the real OpenShell gateway over the facade', { skip }, () => {
       .filter((l) => l.includes('Compute driver connected'));
 
   before(async () => {
-    if ('skip' in found) throw new Error(found.skip);
+    bins = requireOpenShell();
     facade = await startFacadeStack();
     const started = Date.now();
     gw = await startGateway({ stateDir, driverSocket: facade.settings.socketPath, binary: bins.gateway });

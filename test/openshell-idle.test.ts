@@ -7,25 +7,20 @@
 // Skips only outside CI without the binaries.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { locateOpenShell, type OpenShellBinaries } from '../src/openshell/binaries';
-import { runOpenShell } from '../src/openshell/cli';
 import type { RunningGateway } from '../src/openshell/gateway';
 import { GatewayUsageWatcher } from '../src/usage/gateway-usage';
 import { startTestDevStack, type TestDevStack } from './helpers/dev-stack';
+import { openShellCli, openShellSkip, requireOpenShell } from './helpers/openshell';
 import { eventually } from './helpers/sim';
 
-const found = locateOpenShell();
-const skip = 'skip' in found && !process.env.CI ? found.skip : false;
 const IDLE_TIMEOUT_S = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('idle suspend follows use through the real gateway', { skip }, () => {
-  let bins: OpenShellBinaries;
+describe('idle suspend follows use through the real gateway', { skip: openShellSkip }, () => {
   let dev: TestDevStack;
   const gateway = () => dev.stack.gateway as RunningGateway;
-  const cli = (...args: string[]) => runOpenShell(bins.cli, gateway().cliEnv, args, { timeoutMs: 120_000 });
-  const phase = async (name: string) =>
-    /Phase:\s*(\w+)/.exec((await cli('sandbox', 'get', name)).stdout)?.[1];
+  const { cli: run, phase } = openShellCli(gateway);
+  const cli = (...args: string[]) => run(args);
   const idOf = async (name: string) => /Id:\s*(\S+)/.exec((await cli('sandbox', 'get', name)).stdout)![1];
   const create = async (name: string, idleTimeout = `${IDLE_TIMEOUT_S}s`) => {
     const config = JSON.stringify({ ateflow: { idle_timeout: idleTimeout } });
@@ -46,8 +41,7 @@ describe('idle suspend follows use through the real gateway', { skip }, () => {
   };
 
   before(async () => {
-    if ('skip' in found) throw new Error(found.skip);
-    bins = found;
+    requireOpenShell();
     // ATEFLOW_GATEWAY_API=off here shows the busy sandbox suspended: the test can fail.
     dev = await startTestDevStack(0, {
       gateway: true,
