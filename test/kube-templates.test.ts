@@ -4,7 +4,6 @@
 // foreign deletes, RBAC-forbidden answers, and the simulator driven by the API server's objects.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   CoreV1Api,
@@ -25,8 +24,9 @@ import { ownerOf, tokenSecretRef, TOKEN_SECRET_KEY } from '../src/substrate/synt
 import { OWNER_ANNOTATION, TemplateRejectedError, type ActorTemplate } from '../src/substrate/template-store';
 import type { SynthesizedTemplateSpec, TemplateRef } from '../src/workflows/messages';
 import { kubeSkipReason, startKube, type KubeCluster } from './helpers/kube';
+import { skippable } from './helpers/skip';
 
-const skip = kubeSkipReason();
+const { after, before, describe, it } = skippable(kubeSkipReason());
 const NS = 'ateflow-kube-test';
 const crd = { group: 'ate.dev', version: 'v1alpha1', plural: 'actortemplates' } as const;
 const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -38,7 +38,7 @@ const synthesis = {
   supervisorPath: '/opt/openshell/bin/openshell-sandbox',
 };
 
-describe('ActorTemplates through a real kube-apiserver', { skip }, () => {
+describe('ActorTemplates through a real kube-apiserver', () => {
   let kube: KubeCluster;
   let admin: KubeConfig;
   let objects: CustomObjectsApi;

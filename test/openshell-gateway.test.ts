@@ -2,7 +2,6 @@
 // socket: the gateway connects to it as its external compute driver, the CLI lists through it,
 // the driver's refusal of an unpinned image reaches the user verbatim, and a gateway restart on
 // the same state comes back. Skips only when the binaries are absent (scripts/openshell.sh).
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +10,12 @@ import type { OpenShellBinaries } from '../src/openshell/binaries';
 import { errorText, runOpenShell } from '../src/openshell/cli';
 import { startGateway, type RunningGateway } from '../src/openshell/gateway';
 import { openShellSkip, requireOpenShell } from './helpers/openshell';
+import { skippable } from './helpers/skip';
 import { startFacadeStack, type FacadeStack } from './helpers/stack';
 
-describe('the real OpenShell gateway over the facade', { skip: openShellSkip }, () => {
+const { after, before, describe, it } = skippable(openShellSkip);
+
+describe('the real OpenShell gateway over the facade', () => {
   let bins: OpenShellBinaries;
   let facade: FacadeStack;
   let gw: RunningGateway;

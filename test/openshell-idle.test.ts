@@ -5,18 +5,20 @@
 // exec and nothing for an idle sandbox. (SSH through `openshell ssh-proxy` got no SSH banner from
 // the simulated sandbox in this setup, so it is not covered here; exec runs over the same relay.)
 // Skips only outside CI without the binaries.
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningGateway } from '../src/openshell/gateway';
 import { GatewayUsageWatcher } from '../src/usage/gateway-usage';
 import { startTestDevStack, type TestDevStack } from './helpers/dev-stack';
 import { openShellCli, openShellSkip, requireOpenShell } from './helpers/openshell';
+import { skippable } from './helpers/skip';
 import { eventually } from './helpers/sim';
 
 const IDLE_TIMEOUT_S = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('idle suspend follows use through the real gateway', { skip: openShellSkip }, () => {
+const { after, before, describe, it } = skippable(openShellSkip);
+
+describe('idle suspend follows use through the real gateway', () => {
   let dev: TestDevStack;
   const gateway = () => dev.stack.gateway as RunningGateway;
   const { cli: run, phase } = openShellCli(gateway);

@@ -1,7 +1,6 @@
 // Process-backed actors (SimulatorOptions.processActors): the template's main container runs as
 // a real process in its own namespaces; suspend and pause freeze it, resume thaws it (memory
 // kept), pod loss and delete kill it, and nothing is left behind. Needs Linux and root.
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -20,13 +19,14 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Actor_Status } from '../src/gen/ateapi';
 import type { ActorProcessInfo } from '../src/sim';
 import { assertStatus, eventually, startSim, type SimHarness } from './helpers/sim';
+import { skippable } from './helpers/skip';
 
 const canRun =
   process.platform === 'linux' &&
   process.getuid?.() === 0 &&
   spawnSync('unshare', ['--version']).status === 0 &&
   spawnSync('ip', ['-V']).status === 0;
-const skip = canRun ? false : 'needs Linux, root, unshare and ip';
+const { after, before, describe, it } = skippable(canRun ? false : 'needs Linux, root, unshare and ip');
 
 /**
  * The actor's program: reports what it sees of its namespaces and identity, keeps a counter
@@ -292,7 +292,7 @@ class ProcessSim {
   }
 }
 
-describe('process actors', { skip }, () => {
+describe('process actors', () => {
   const sim = new ProcessSim();
   const netnsBefore = runNetns();
   let ref: { atespace: string; name: string };
@@ -468,7 +468,7 @@ describe('process actors', { skip }, () => {
   });
 });
 
-describe('process actors with the SIGSTOP fallback', { skip }, () => {
+describe('process actors with the SIGSTOP fallback', () => {
   const sim = new ProcessSim({ freezer: 'signal' });
   before(async () => sim.start());
   after(async () => sim.close());
@@ -505,7 +505,7 @@ describe('process actors with the SIGSTOP fallback', { skip }, () => {
   });
 });
 
-describe('process actors without namespaces', { skip }, () => {
+describe('process actors without namespaces', () => {
   const fake = mkdtempSync(join(tmpdir(), 'ateflow-fake-unshare-'));
   const unshare = join(fake, 'unshare');
   writeFileSync(unshare, '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n', {

@@ -2,7 +2,6 @@
 // then headless Chromium (Debian's chromium with playwright-core; no browser download) opens
 // the workflow list filtered by SandboxState and one sandbox's history with its named lifecycle
 // activities and their summaries. Screenshots are kept under test-results/.
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,14 +14,17 @@ import type { Sandbox } from '../src/gen/ateflow';
 import { unary, within } from '../src/grpc/unary';
 import { gateway, gatewaySandbox } from './helpers/stack';
 import { startTestDevStack, type TestDevStack } from './helpers/dev-stack';
+import { skippable } from './helpers/skip';
 
 const CHROMIUM = process.env.ATEFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(__dirname, '..', 'test-results');
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set ATEFLOW_CHROMIUM`;
+const { after, before, describe, it } = skippable(
+  existsSync(CHROMIUM)
+    ? false
+    : `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set ATEFLOW_CHROMIUM`,
+);
 
-describe('the Temporal Web UI shows ateflow sandboxes', { skip }, () => {
+describe('the Temporal Web UI shows ateflow sandboxes', () => {
   let dev: TestDevStack;
   let facade: FacadeClient;
   let browser: BrowserContext;

@@ -57,7 +57,7 @@ export interface KubeBinaries {
 
 /**
  * The binaries, or why the kube tests must skip. Synchronous, so test files can pass the reason to
- * `describe(name, { skip })` at load time. $KUBE_APISERVER_PATH / $ETCD_PATH override the lookup.
+ * `skippable` (helpers/skip.ts) at load time. $KUBE_APISERVER_PATH / $ETCD_PATH override the lookup.
  */
 export function kubeBinaries(): KubeBinaries | { skip: string } {
   const version = kubeVersion();

@@ -7,8 +7,9 @@ import type { RunningGateway } from '../../src/openshell/gateway';
 const found = locateOpenShell();
 
 /**
- * The `skip` option of a suite that needs the binaries: skipped outside CI only. In CI they must
- * be there (.ci/run unpacks them), so a missing part fails the suite (see requireOpenShell).
+ * Why a suite that needs the binaries skips (for `skippable`, helpers/skip.ts): outside CI only.
+ * In CI they must be there (.ci/run unpacks them), so a missing part fails the suite (see
+ * requireOpenShell).
  */
 export const openShellSkip: string | false = 'skip' in found && !process.env.CI ? found.skip : false;
 
