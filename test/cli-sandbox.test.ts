@@ -199,6 +199,15 @@ describe('ateflow sandbox CLI', () => {
     expectExit(badSelector, EXIT.usage, 'migrate --selector novalue');
     assert.match(badSelector.stderr, /--selector expects KEY=VALUE/);
     expectExit(await cli('migrate', nosuch), EXIT.notFound, 'migrate unknown');
+    type WithSelector = { state: string; workerPod: string; workerSelector?: Record<string, string> };
+    const prior = await json<WithSelector>('get', 'cli-box');
+    const noPool = await cli('migrate', 'cli-box', '--selector', 'pool=nonexistent');
+    expectExit(noPool, EXIT.refused, 'migrate --selector pool=nonexistent');
+    assert.match(noPool.stderr, /no worker pool nonexistent .*the pools are: default\. Nothing was changed/);
+    const kept = await json<WithSelector>('get', 'cli-box');
+    assert.equal(kept.state, 'RUNNING');
+    assert.equal(kept.workerPod, prior.workerPod);
+    assert.deepEqual(kept.workerSelector, prior.workerSelector);
   });
 
   it('drain: a node empties (0); a pool that cannot be left reports failures (2); bad flags (1)', async () => {

@@ -114,6 +114,40 @@ describe('ateflow operations API', () => {
     assert.ok(events.every((e) => e.sandboxId === id));
   });
 
+  it('refuses a migrate or drain selector that names no known pool, before anything is recorded', async () => {
+    const before = await call<Sandbox>('getSandbox');
+    const { events: recorded } = await call<HistoryResponse>('history');
+    await assertStatus(
+      unary<Sandbox>((cb) =>
+        ops.migrate(
+          { sandboxId: id, workerSelector: { pool: 'nonexistent' }, replaceSelector: false, reason: 'test' },
+          new Metadata(),
+          within(30_000),
+          cb,
+        ),
+      ),
+      status.FAILED_PRECONDITION,
+      /no worker pool nonexistent \(worker selector pool=nonexistent\); the pools are: default\. Nothing was changed/,
+    );
+    await assertStatus(
+      collect(
+        ops.drain({
+          node: 'sim-node-1',
+          workerSelector: { pool: 'nonexistent' },
+          reason: '',
+          parallelism: 0,
+        }),
+      ),
+      status.FAILED_PRECONDITION,
+      /drain node sim-node-1: no worker pool nonexistent .*the pools are: default/,
+    );
+    const after = await call<Sandbox>('getSandbox');
+    assert.equal(after.state, 'RUNNING');
+    assert.equal(after.workerPod, before.workerPod);
+    assert.deepEqual(after.workerSelector, before.workerSelector);
+    assert.equal((await call<HistoryResponse>('history')).events.length, recorded.length, 'nothing recorded');
+  });
+
   it('returns the full history, in order', async () => {
     const { events } = await call<HistoryResponse>('history');
     const seqs = events.map((e) => e.seq);

@@ -21,7 +21,7 @@ import {
   type SandboxView,
 } from '../workflows/messages';
 import type { FacadeAteapi } from './compute-driver';
-import { DriverError, invalidArgument } from './errors';
+import { DriverError, failedPrecondition, invalidArgument } from './errors';
 import type { SandboxEventSource } from './event-source';
 import { boundedUnary, followEvents, serverStream, unsendable } from './grpc-handlers';
 import {
@@ -96,6 +96,7 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
       const selector = checkSelector(request.workerSelector, 'worker_selector');
       checkReason(request.reason);
       const replace = request.replaceSelector || Object.keys(selector).length > 0;
+      await checkSelectorPools(selector, deps.ateapi, `migrate ${id}`);
       const view = await migrate(id, {
         ...(replace ? { workerSelector: selector } : {}),
         reason: request.reason || 'operator request',
@@ -174,6 +175,53 @@ export function operationsService(deps: OperationsDeps): OperationsServer {
 
 const WATCH_END_GRACE_MS = 1_000;
 
+/**
+ * The label that names a pool in a worker selector (`--selector pool=<name>`): ateflow's pools
+ * carry it (src/demo/cluster.ts POOL_LABEL, the test clusters).
+ */
+const POOL_LABEL = 'pool';
+
+/**
+ * Refuses a worker selector that names a pool Substrate does not have, before anything durable,
+ * so that a sandbox is not left to fail its next start with "no worker pool matches". ateapi knows
+ * pools only by the name on their workers (ListWorkers; a WorkerPool's labels are not exposed), so
+ * `pool=<name>` is checked against those names; a selector on other labels cannot be checked here
+ * and is logged with the pools there are. When the workers cannot be listed, the check is skipped
+ * (the migration itself would meet the same outage).
+ */
+async function checkSelectorPools(
+  selector: Record<string, string>,
+  ateapi: FacadeAteapi,
+  what: string,
+): Promise<void> {
+  if (Object.keys(selector).length === 0) return;
+  let workers: Worker[];
+  try {
+    workers = await ateapi.listWorkers();
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, `${what}: worker selector not checked: cannot list workers`);
+    return;
+  }
+  const pools = [...new Set(workers.map((w) => w.workerPool))].sort();
+  const known = pools.length > 0 ? pools.join(', ') : 'none (no worker is registered)';
+  const wanted = selector[POOL_LABEL];
+  const shown = Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  if (wanted === undefined) {
+    logger.warn(
+      { selector, pools },
+      `${what}: worker selector ${shown} not checked against the pools' labels (ateapi does not list them); pools: ${known}`,
+    );
+    return;
+  }
+  if (!pools.includes(wanted)) {
+    throw failedPrecondition(
+      `${what}: no worker pool ${wanted} (worker selector ${shown}); the pools are: ${known}. Nothing was changed`,
+    );
+  }
+}
+
 /** Migrates every sandbox found on the drained pool or node, a few at a time. */
 async function drain(
   request: DrainRequest,
@@ -188,6 +236,7 @@ async function drain(
   const selector = checkSelector(request.workerSelector, 'worker_selector');
   checkReason(request.reason);
   checkDrainParallelism(request.parallelism);
+  await checkSelectorPools(selector, ateapi, `drain ${workerPool ? `pool ${workerPool}` : `node ${node}`}`);
   const onSource = (w: Worker) => (workerPool ? w.workerPool === workerPool : w.nodeName === node);
   const source = workerPool ? `pool ${workerPool}` : `node ${node}`;
   const workers = await ateapi.listWorkers().catch((err: unknown) => {
