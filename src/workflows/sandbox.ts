@@ -64,13 +64,14 @@ import {
 import { decide, isResting, projectedHold, type Operation } from './operations';
 import {
   SandboxChangedAt,
+  SandboxHold,
   SandboxLastActive,
   SandboxState as SandboxStateAttribute,
   SandboxTemplate,
   SandboxWorker,
   SandboxWorkspace,
 } from './search-attributes';
-import { appendEvent, idleDeadline, initialView, snapshot } from './view';
+import { appendEvent, idleDeadline, initialView, publishedView, snapshot } from './view';
 
 /** Workflows started before the operation table replay with their own code (legacy/README.md). */
 export const OPERATION_TABLE_PATCH = 'operation-table';
@@ -81,6 +82,11 @@ export const OPERATION_TABLE_PATCH = 'operation-table';
 export const PROVISION_FIRST_PATCH = 'provision-first';
 /** A delete that fails answers its callers with the failure (before, they waited for another). */
 export const DELETE_FAILURE_PATCH = 'delete-answers-failure';
+/**
+ * The view published in the memo (`view`) with every change, and the hold as a search attribute:
+ * the facade reads sandboxes from visibility and describe instead of querying (and replaying) them.
+ */
+export const PUBLISHED_VIEW_PATCH = 'published-view';
 
 export const defaultLimits: SandboxLimits = {
   transitionTimeoutMs: 5 * 60_000,
@@ -202,7 +208,8 @@ class Sandbox {
     await condition(allHandlersFinished);
     if (this.view.state === 'DELETED') return snapshot(this.view);
     const continueAsNew = makeContinueAsNewFunc<typeof sandboxWorkflow>({
-      typedSearchAttributes: this.publisher.attributes(this.view),
+      typedSearchAttributes: this.publisher.carriedAttributes(this.view),
+      ...(this.publisher.publishesView() ? { memo: { view: publishedView(this.view, []) } } : {}),
     });
     return continueAsNew({ ...this.input, carried: this.view });
   }
@@ -859,14 +866,16 @@ class Sandbox {
 
 /**
  * What the sandbox shows outside its history: search attributes (the Web UI, visibility lists,
- * the facade's watch), the status line, and its lifecycle events in the memo (`ateflow sandbox
- * history` reads them back from history). Written once per workflow task at most, and only what
- * changed, so a transition costs one or two history events, not one per step.
+ * the facade's watch), the status line, and its view with recent lifecycle events in the memo
+ * (the facade's reads; `ateflow sandbox history` reads the events back from history). Written
+ * once per workflow task at most, and only what changed, so a transition costs one or two
+ * history events, not one per step.
  */
 class Publisher {
-  private published: Record<string, string> = {};
+  private published: Record<string, string | null> = {};
   private dirty = true;
   private events: LifecycleEvent[] = [];
+  private publishedView = '';
 
   markDirty(): void {
     this.dirty = true;
@@ -875,6 +884,11 @@ class Publisher {
   addEvent(event: LifecycleEvent): void {
     this.events.push(event);
     this.dirty = true;
+  }
+
+  /** Workflows from before PUBLISHED_VIEW_PATCH publish events only (readers query them). */
+  publishesView(): boolean {
+    return patched(PUBLISHED_VIEW_PATCH);
   }
 
   /** Search attributes as they should be now. */
@@ -889,6 +903,19 @@ class Publisher {
     ];
   }
 
+  /** What a continued run starts with (a removed attribute is simply left out). */
+  carriedAttributes(view: SandboxView) {
+    const hold =
+      view.hold && this.publishesView() ? [{ key: SandboxHold, value: view.hold.reason || 'held' }] : [];
+    return [...this.attributes(view), ...hold];
+  }
+
+  /** SandboxHold while a hold is in force; removed (null) when released. */
+  private holdAttribute(view: SandboxView) {
+    if (!this.publishesView()) return [];
+    return [{ key: SandboxHold, value: view.hold ? view.hold.reason || 'held' : null }];
+  }
+
   flush(view: SandboxView): void {
     if (!this.dirty) return;
     this.dirty = false;
@@ -898,14 +925,28 @@ class Publisher {
       this.published[key.name] = text;
       return true;
     });
+    const hold = this.holdAttribute(view).filter(({ key, value }) => {
+      // Absent and removed read the same: nothing to write until a hold is placed.
+      if ((this.published[key.name] ?? null) === value) return false;
+      this.published[key.name] = value;
+      return true;
+    });
     // SandboxChangedAt moves with every change: the facade's watch polls visibility for it.
-    upsertSearchAttributes([...changed, { key: SandboxChangedAt, value: new Date() }]);
-    if (this.events.length > 0) {
+    upsertSearchAttributes([...changed, ...hold, { key: SandboxChangedAt, value: new Date() }]);
+    if (this.publishesView()) {
+      // Only when it changed: a status-only flush (e.g. before an activity) writes nothing here.
+      const published = publishedView(view, this.events);
+      const text = JSON.stringify(published);
+      if (text !== this.publishedView) upsertMemo({ view: published });
+      this.publishedView = text;
+      this.events = [];
+    } else if (this.events.length > 0) {
       upsertMemo({ lifecycleEvents: this.events });
       this.events = [];
     }
     const worker = view.actorView?.status === 'RUNNING' ? view.actorView.podName : '';
-    setCurrentDetails(`**${view.state}** — ${view.detail}${worker ? ` (worker ${worker})` : ''}`);
+    const held = view.hold ? `, held: ${view.hold.reason || 'no reason given'}` : '';
+    setCurrentDetails(`**${view.state}${held}** — ${view.detail}${worker ? ` (worker ${worker})` : ''}`);
   }
 }
 

@@ -7,6 +7,8 @@ export const SandboxWorkspace = defineSearchAttributeKey('SandboxWorkspace', 'KE
 export const SandboxWorker = defineSearchAttributeKey('SandboxWorker', 'KEYWORD');
 export const SandboxTemplate = defineSearchAttributeKey('SandboxTemplate', 'KEYWORD');
 export const SandboxLastActive = defineSearchAttributeKey('SandboxLastActive', 'DATETIME');
+/** The stop hold's reason while one is in force (empty otherwise): held sandboxes at a glance. */
+export const SandboxHold = defineSearchAttributeKey('SandboxHold', 'KEYWORD');
 /** Moves with every lifecycle event: the facade's watch polls visibility for recent changes. */
 export const SandboxChangedAt = defineSearchAttributeKey('SandboxChangedAt', 'DATETIME');
 
@@ -18,4 +20,5 @@ export const sandboxSearchAttributes = [
   SandboxTemplate,
   SandboxLastActive,
   SandboxChangedAt,
+  SandboxHold,
 ];

@@ -32,6 +32,26 @@ export function idleDeadline(view: SandboxView): number {
   return armed ? view.lastActiveAtMs + view.idleTimeoutMs : 0;
 }
 
+/**
+ * Lifecycle events in the published view (memo): a transition publishes one or two at a time, so
+ * a watcher polling every few hundred milliseconds sees each one (and queries when it missed
+ * some); the full list stays behind the `view` query and in history. Three keep the memo under
+ * the server's 2 KB warning size (a view is ~0.9 KB, an event ~0.25 KB).
+ */
+export const PUBLISHED_EVENTS = 3;
+
+/**
+ * The view as the workflow publishes it in its memo (`view`), where the facade reads it without a
+ * query: recent events only, or every event recorded since the last publication when there are
+ * more, so that history still holds each event once (`ateflow sandbox history`).
+ */
+export function publishedView(view: SandboxView, unpublished: LifecycleEvent[]): SandboxView {
+  const published = snapshot(view);
+  published.events =
+    unpublished.length > PUBLISHED_EVENTS ? [...unpublished] : published.events.slice(-PUBLISHED_EVENTS);
+  return published;
+}
+
 /** A deep copy with derived fields filled in: what queries and updates hand out. */
 export function snapshot(view: SandboxView): SandboxView {
   const copy = JSON.parse(JSON.stringify(view)) as SandboxView;
