@@ -29,6 +29,8 @@ export interface WorkerDeps {
    * a forever-running activity would keep the test server from skipping time).
    */
   observeIntervalMs: number;
+  /** Workflows kept in memory (Worker maxCachedWorkflows); default: the SDK's, sized to the heap. */
+  workflowCacheSize?: number;
   /** Pre-bundled workflow code (tests bundle once per process); default: bundle src/workflows. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -40,6 +42,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
+    ...(deps.workflowCacheSize !== undefined ? { maxCachedWorkflows: deps.workflowCacheSize } : {}),
     ...(deps.workflowBundle
       ? { workflowBundle: deps.workflowBundle }
       : { workflowsPath: require.resolve('./src/workflows') }),
@@ -85,6 +88,7 @@ export async function workerDepsFromConfig(config: Config): Promise<WorkerDeps> 
       supervisorPath: config.ATEFLOW_SUPERVISOR_PATH,
     },
     observeIntervalMs: config.ATEFLOW_OBSERVE_INTERVAL,
+    workflowCacheSize: config.ATEFLOW_WORKFLOW_CACHE_SIZE,
   };
 }
 

@@ -88,6 +88,12 @@ const schema = z.object({
   ATEFLOW_TRANSITION_TIMEOUT: duration.default(5 * 60_000),
   /** Longest a resume waits for a free worker. */
   ATEFLOW_CAPACITY_BUDGET: duration.default(10 * 60_000),
+  /**
+   * Sandbox workflows a worker keeps in memory (~0.3 MB each). Sized for the active set, not the
+   * fleet: a suspended sandbox sleeps on one timer at most, and when evicted its next task replays
+   * its history (tens of events since its last continue-as-new) in a few milliseconds.
+   */
+  ATEFLOW_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).default(1_000),
   /** Fleet observer sweep interval (ListActors). */
   ATEFLOW_OBSERVE_INTERVAL: duration.default(2_000),
 

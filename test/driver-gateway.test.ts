@@ -157,6 +157,24 @@ describe('ComputeDriver over the Unix socket', () => {
     assert.deepEqual(deletions, [id], 'Deleted only for the sandbox that is gone');
   });
 
+  it('reads sandboxes with no worker running: views are published, not queried', async () => {
+    const other = (await gw.list())[0].id;
+    await f.stack.stopWorker();
+    try {
+      // With the gateway's watch open the reads come from the facade's cache ...
+      assert.ok(READY(conditionsOf(await gw.get(other))));
+      assert.ok((await gw.list()).some((s) => s.id === other));
+      // ... and without one, from Temporal's record of each workflow (describe, visibility).
+      watch.close();
+      await f.restartFacade();
+      assert.ok(READY(conditionsOf(await gw.get(other))));
+      assert.ok((await gw.list()).some((s) => s.id === other));
+      await assertStatus(gw.get(randomUUID()), status.NOT_FOUND);
+    } finally {
+      await f.stack.startWorker();
+    }
+  });
+
   it('maps a missing worker to UNAVAILABLE with a message that says so', async () => {
     const other = (await gw.list())[0].id;
     await f.restartFacade({ callTimeoutMs: 1_500, readTimeoutMs: 1_500 });

@@ -17,7 +17,7 @@ import { DriverError, failedPrecondition, grpcCodeOf } from './errors';
 import type { SandboxChange, SandboxEventSource } from './event-source';
 import { boundedUnary, followEvents, serverStream, unsendable } from './grpc-handlers';
 import { checkName, checkSandboxId, checkWorkspace, isDnsLabel } from './limits';
-import type { SandboxWorkflows } from './sandbox-workflows';
+import type { SandboxWorkflows, ViewsResult } from './sandbox-workflows';
 import type { DriverSettings } from './settings';
 
 export const DRIVER_NAME = 'ateflow';
@@ -109,8 +109,12 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
       return {};
     }),
 
+    // Reads come from the watch poller's cache while it runs (the gateway keeps a watch open), else
+    // from the view each workflow publishes with every change: no query, so no replay (README,
+    // "Reads and staleness").
     getSandbox: unary('GetSandbox', async (request) => {
-      return { sandbox: sendableSandbox(await sandboxes.view(target(request))) };
+      const id = target(request);
+      return { sandbox: sendableSandbox(deps.events.cached(id) ?? (await sandboxes.published(id))) };
     }),
 
     // One sandbox that cannot be read or sent is left out, with a log line, and never fails the
@@ -118,7 +122,7 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
     // rename or misreport the sandbox), and it checks every sandbox missing from the list with
     // GetSandbox before it prunes one, which then answers UNAVAILABLE or INTERNAL, not NOT_FOUND.
     listSandboxes: unary('ListSandboxes', async () => {
-      const { views, failed } = await sandboxes.allViews();
+      const { views, failed } = await cachedOrListed(deps.events, sandboxes);
       for (const [sandboxId, err] of failed) {
         logger.warn(
           { sandboxId, err: err.message },
@@ -214,6 +218,14 @@ export function computeDriverService(deps: ComputeDriverDeps): ComputeDriverServ
       return {};
     }),
   };
+}
+
+/** Every sandbox's view: from the watch poller's cache while it runs, else one visibility list. */
+async function cachedOrListed(events: SandboxEventSource, sandboxes: SandboxWorkflows): Promise<ViewsResult> {
+  const cached = events.cachedAll();
+  if (!cached) return sandboxes.allViews();
+  const unread = new DriverError(status.UNAVAILABLE, 'its view could not be read on the last poll');
+  return { views: cached.views, failed: new Map(cached.unread.map((id) => [id, unread])) };
 }
 
 const atespaceOf = (workspace: string, settings: DriverSettings) =>

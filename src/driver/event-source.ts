@@ -1,11 +1,14 @@
 // The one source of sandbox changes for every watch stream of this facade process.
 //
 // ateapi has no watch and Temporal has no change feed, so one poller asks Temporal visibility
-// for sandbox workflows whose SandboxChangedAt moved (or that closed) since the last poll, queries
-// each one's view, and fans out what changed: full views, new lifecycle events (by seq) and
-// deletions (only for workflows that completed as DELETED). It keeps the latest view of every
-// sandbox so that a new subscriber gets a full snapshot at once. Losing Temporal for longer than
-// a bound ends every subscription with UNAVAILABLE, so that watchers reconnect and resync.
+// for sandbox workflows whose SandboxChangedAt moved (or that closed) since the last poll, takes
+// each one's view from the memo the list returns (a query only for workflows that publish none,
+// or when more events happened between two polls than a published view carries), and fans out
+// what changed: full views, new lifecycle events (by seq) and deletions (only for workflows that
+// completed as DELETED). It keeps the latest view of every sandbox: a new subscriber gets a full
+// snapshot at once, and while it runs the facade's reads are served from it (`cached`). Losing
+// Temporal for longer than a bound ends every subscription with UNAVAILABLE, so that watchers
+// reconnect and resync.
 import { status } from '@grpc/grpc-js';
 import { logger } from '../logger';
 import type { LifecycleEvent, SandboxView } from '../workflows/messages';
@@ -40,6 +43,14 @@ interface Known {
   view: SandboxView;
   changedAtMs: number;
   lastSeq: number;
+  /** When the read that produced `view` started: it reflects every change before this. */
+  readAtMs: number;
+}
+
+/** The cache's answer: every sandbox's view, and the ids it could not read. */
+export interface CachedViews {
+  views: SandboxView[];
+  unread: string[];
 }
 
 /** Visibility is eventually consistent and clocks drift a little: look back this far. */
@@ -61,6 +72,8 @@ export class SandboxEventSource {
   private startedAtMs = 0;
   private lastMembershipSyncMs = 0;
   private failingSinceMs: number | undefined;
+  /** When the last poll that succeeded started: the cache reflects every change before it. */
+  private freshAsOfMs = 0;
   private generation = 0;
 
   constructor(
@@ -97,6 +110,34 @@ export class SandboxEventSource {
     await Promise.all([...this.inFlight]);
   }
 
+  /**
+   * How stale the cache may be and still answer reads: a few missed polls. Visibility itself lags
+   * the workflows by a little more (milliseconds on the dev server and SQL visibility).
+   */
+  private get maxStalenessMs(): number {
+    return Math.max(4 * this.options.pollMs, 2_000);
+  }
+
+  /** True while the poller runs and its last successful poll is recent. */
+  private get live(): boolean {
+    return this.subscribers.size > 0 && Date.now() - this.freshAsOfMs <= this.maxStalenessMs;
+  }
+
+  /**
+   * A sandbox's latest view from the cache when the cache is live and this facade did not just
+   * change the sandbox (the change may not be in visibility yet); undefined: read it from Temporal.
+   */
+  cached(sandboxId: string): SandboxView | undefined {
+    if (!this.live || this.sandboxes.writtenWithin(sandboxId, this.maxStalenessMs)) return undefined;
+    return this.known.get(sandboxId)?.view;
+  }
+
+  /** Every running sandbox's view from the cache when it is live; undefined otherwise. */
+  cachedAll(): CachedViews | undefined {
+    if (!this.live) return undefined;
+    return { views: [...this.known.values()].map((k) => k.view), unread: [...this.unread] };
+  }
+
   /** Polls (and the first sync) still running. */
   private readonly inFlight = new Set<Promise<void>>();
   private track(work: Promise<void>): Promise<void> {
@@ -110,6 +151,7 @@ export class SandboxEventSource {
     try {
       this.lastPollStartMs = this.startedAtMs = Date.now();
       await this.syncMembership();
+      this.freshAsOfMs = this.startedAtMs;
     } catch (err) {
       this.ready = undefined;
       throw err instanceof DriverError ? err : new DriverError(status.UNAVAILABLE, String(err));
@@ -126,6 +168,7 @@ export class SandboxEventSource {
     this.unread.clear();
     this.announcedDeletions.clear();
     this.failingSinceMs = undefined;
+    this.freshAsOfMs = 0;
   }
 
   private schedule(generation: number): void {
@@ -138,8 +181,8 @@ export class SandboxEventSource {
       if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) await this.syncMembership();
       const changed = await this.sandboxes.changedSince(this.lastPollStartMs - LOOKBACK_MS);
       if (generation !== this.generation) return;
-      await this.apply(changed, generation);
-      this.lastPollStartMs = started;
+      await this.apply(changed, generation, started);
+      this.lastPollStartMs = this.freshAsOfMs = started;
       this.failingSinceMs = undefined;
     } catch (err) {
       if (generation !== this.generation) return;
@@ -168,8 +211,9 @@ export class SandboxEventSource {
    * their close too late for a poll's lookback window to see it.
    */
   private async syncMembership(): Promise<void> {
-    const ids = await this.sandboxes.runningIds();
-    const running = new Set(ids);
+    const readAtMs = Date.now();
+    const executions = await this.sandboxes.running();
+    const running = new Set(executions.map((e) => e.sandboxId));
     for (const id of [...this.known.keys()].filter((known) => !running.has(known))) {
       const execution = await this.sandboxes.describe(id);
       if (execution?.running) continue;
@@ -182,24 +226,27 @@ export class SandboxEventSource {
       }
     }
     const initial = this.known.size === 0;
-    const { views, failed } = await this.sandboxes.views(ids.filter((id) => !this.known.has(id)));
+    const { views, failed } = await this.sandboxes.viewsOf(
+      executions.filter((e) => !this.known.has(e.sandboxId)),
+    );
     for (const view of views) {
       // A sandbox found while listing may have been created just now (e.g. while the first
       // subscriber connected): its newer events are still news, published by the next poll.
       const before = view.events.filter((event) => event.timestampMs < this.startedAtMs);
-      this.remember(view, 0, before[before.length - 1]?.seq ?? 0);
+      this.remember(view, 0, readAtMs, before[before.length - 1]?.seq ?? 0);
       if (!initial) this.publish({ kind: 'sandbox', view });
     }
     this.noteUnread(failed);
     this.lastMembershipSyncMs = Date.now();
   }
 
-  private async apply(changed: SandboxExecution[], generation: number): Promise<void> {
+  private async apply(changed: SandboxExecution[], generation: number, readAtMs: number): Promise<void> {
     const now = Date.now();
     for (const [id, at] of this.announcedDeletions) {
       if (now - at > LOOKBACK_MS * 4) this.announcedDeletions.delete(id);
     }
     const toQuery = new Map<string, number>([...this.unread].map((id) => [id, 0]));
+    const published: Array<{ view: SandboxView; changedAtMs: number }> = [];
     for (const execution of changed) {
       const id = execution.sandboxId;
       if (execution.deleted) {
@@ -210,16 +257,32 @@ export class SandboxEventSource {
         this.known.delete(id);
         this.publish({ kind: 'deleted', sandboxId: id });
       } else if (execution.running && this.known.get(id)?.changedAtMs !== execution.changedAtMs) {
-        toQuery.set(id, execution.changedAtMs);
+        if (execution.view && !this.missesEvents(execution.view)) {
+          toQuery.delete(id);
+          published.push({ view: execution.view, changedAtMs: execution.changedAtMs });
+        } else {
+          toQuery.set(id, execution.changedAtMs);
+        }
       }
     }
     const { views, failed } = await this.sandboxes.views([...toQuery.keys()]);
     if (generation !== this.generation) return;
+    for (const { view, changedAtMs } of published) {
+      this.unread.delete(view.sandboxId);
+      this.update(view, changedAtMs, readAtMs);
+    }
     for (const view of views) {
       this.unread.delete(view.sandboxId);
-      this.update(view, toQuery.get(view.sandboxId) ?? 0);
+      this.update(view, toQuery.get(view.sandboxId) ?? 0, readAtMs);
     }
     this.noteUnread(failed);
+  }
+
+  /** More events happened since the last poll than the published view carries: query the rest. */
+  private missesEvents(view: SandboxView): boolean {
+    const known = this.known.get(view.sandboxId);
+    const first = view.events[0]?.seq;
+    return known !== undefined && first !== undefined && first > known.lastSeq + 1;
   }
 
   /** A sandbox that cannot be read now is retried; only losing visibility ends the streams. */
@@ -231,16 +294,16 @@ export class SandboxEventSource {
     }
   }
 
-  private update(view: SandboxView, changedAtMs: number): void {
+  private update(view: SandboxView, changedAtMs: number, readAtMs: number): void {
     const previous = this.known.get(view.sandboxId);
     const lastSeq = previous?.lastSeq ?? 0;
-    this.remember(view, changedAtMs);
+    this.remember(view, changedAtMs, readAtMs);
     // Events first: they tell how the sandbox got to the state its snapshot then shows, so a
     // watcher that sees the snapshot has already seen the events leading to it.
     for (const event of view.events) {
       if (event.seq > lastSeq) this.publish({ kind: 'event', sandboxId: view.sandboxId, event });
     }
-    if (!previous || JSON.stringify(previous.view) !== JSON.stringify(view)) {
+    if (!previous || !sameView(previous.view, view)) {
       this.publish({ kind: 'sandbox', view });
     }
   }
@@ -248,12 +311,19 @@ export class SandboxEventSource {
   private remember(
     view: SandboxView,
     changedAtMs: number,
+    readAtMs: number,
     lastSeq = view.events[view.events.length - 1]?.seq ?? 0,
   ): void {
-    this.known.set(view.sandboxId, { view, changedAtMs, lastSeq });
+    this.known.set(view.sandboxId, { view, changedAtMs, lastSeq, readAtMs });
   }
 
   private publish(change: SandboxChange): void {
     for (const subscriber of this.subscribers) subscriber.onChange(change);
   }
+}
+
+/** Equal apart from how many past events each carries (published views carry only recent ones). */
+function sameView(a: SandboxView, b: SandboxView): boolean {
+  const comparable = (view: SandboxView) => JSON.stringify({ ...view, events: view.events.at(-1)?.seq ?? 0 });
+  return comparable(a) === comparable(b);
 }

@@ -14,6 +14,7 @@ import {
   type SandboxView,
 } from '../workflows/messages';
 import { SandboxChangedAt, SandboxState, SandboxWorkspace } from '../workflows/search-attributes';
+import { initialView, snapshot } from '../workflows/view';
 import { status } from '@grpc/grpc-js';
 import { fromTemporal, notFound, type CallContext, type DriverError } from './errors';
 
@@ -40,9 +41,20 @@ export interface SandboxExecution {
   deleted: boolean;
   /** SandboxChangedAt (ms), or the close time; 0 when unknown. */
   changedAtMs: number;
+  /**
+   * The view the workflow published in its memo with its latest change (recent events only);
+   * absent for workflows from before it published one, which must be queried.
+   */
+  view?: SandboxView;
 }
 
+/** How long this facade remembers its own writes (longer than any cache staleness bound). */
+const WRITE_MEMORY_MS = 60_000;
+
 export class SandboxWorkflows {
+  /** When this facade last changed each sandbox (create or update returned or failed). */
+  private readonly writes = new Map<string, number>();
+
   constructor(
     readonly client: Client,
     private readonly options: SandboxWorkflowsOptions,
@@ -52,33 +64,57 @@ export class SandboxWorkflows {
     return this.options.readTimeoutMs;
   }
 
+  /**
+   * True when this facade changed the sandbox within `withinMs`: a cached view may predate the
+   * change (visibility lags the workflow), so readers go to the workflow itself.
+   */
+  writtenWithin(sandboxId: string, withinMs: number): boolean {
+    const at = this.writes.get(sandboxId);
+    return at !== undefined && Date.now() - at < withinMs;
+  }
+
+  private noteWrite(sandboxId: string): void {
+    const now = Date.now();
+    this.writes.delete(sandboxId);
+    this.writes.set(sandboxId, now);
+    // Oldest first (insertion order): forget writes nobody can be waiting to see any more.
+    for (const [id, at] of this.writes) {
+      if (now - at < WRITE_MEMORY_MS) break;
+      this.writes.delete(id);
+    }
+  }
+
   /** Update-with-start `create`: returns once the intent is durable; repeating it is harmless. */
   async create(input: SandboxInput): Promise<SandboxView> {
     const id = input.sandboxId;
-    return this.call(`create sandbox ${id}`, id, this.options.callTimeoutMs, () =>
-      this.client.workflow.executeUpdateWithStart(createUpdate, {
-        args: [{ input }],
-        // Unique per request: a stable id would let the server answer a create that follows a
-        // delete with the deleted run's old result (update ids are remembered past the run's end).
-        // A repeated create of a live sandbox is still harmless (USE_EXISTING joins the run).
-        updateId: `create/${id}/${randomUUID()}`,
-        startWorkflowOperation: new WithStartWorkflowOperation(SANDBOX_WORKFLOW_TYPE, {
-          workflowId: sandboxWorkflowId(id),
-          taskQueue: this.options.taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // What the Web UI shows for the sandbox in the workflow list and on its page: who it is
-          // (the state is the SandboxState column and the status line, which change).
-          staticSummary: `sandbox ${input.sandboxName || input.sandboxId}${input.workspace ? ` in ${input.workspace}` : ''}`,
-          staticDetails: staticDetails(input),
-          // Visible to the watch poller from the first instant, before the workflow's first task.
-          typedSearchAttributes: [
-            { key: SandboxState, value: 'PROVISIONING' },
-            { key: SandboxWorkspace, value: input.workspace },
-            { key: SandboxChangedAt, value: new Date() },
-          ],
+    return this.write(id, () =>
+      this.call(`create sandbox ${id}`, id, this.options.callTimeoutMs, () =>
+        this.client.workflow.executeUpdateWithStart(createUpdate, {
+          args: [{ input }],
+          // Unique per request: a stable id would let the server answer a create that follows a
+          // delete with the deleted run's old result (update ids are remembered past the run's end).
+          // A repeated create of a live sandbox is still harmless (USE_EXISTING joins the run).
+          updateId: `create/${id}/${randomUUID()}`,
+          startWorkflowOperation: new WithStartWorkflowOperation(SANDBOX_WORKFLOW_TYPE, {
+            workflowId: sandboxWorkflowId(id),
+            taskQueue: this.options.taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            // What the Web UI shows for the sandbox in the workflow list and on its page: who it is
+            // (the state is the SandboxState column and the status line, which change).
+            staticSummary: `sandbox ${input.sandboxName || input.sandboxId}${input.workspace ? ` in ${input.workspace}` : ''}`,
+            staticDetails: staticDetails(input),
+            // Visible to the watch poller from the first instant, before the workflow's first task.
+            typedSearchAttributes: [
+              { key: SandboxState, value: 'PROVISIONING' },
+              { key: SandboxWorkspace, value: input.workspace },
+              { key: SandboxChangedAt, value: new Date() },
+            ],
+            // Likewise its view, until the workflow publishes its own.
+            memo: { view: snapshot(initialView(input, Date.now())) },
+          }),
         }),
-      }),
+      ),
     );
   }
 
@@ -88,14 +124,24 @@ export class SandboxWorkflows {
     update: UpdateDefinition<Ret, Args>,
     args: Args,
   ): Promise<Ret> {
-    return this.call(`${update.name} sandbox ${sandboxId}`, sandboxId, this.options.callTimeoutMs, () =>
-      this.client.workflow
-        .getHandle(sandboxWorkflowId(sandboxId))
-        // The SDK types args per arity; ours are checked by the signature above.
-        .executeUpdate(update as unknown as UpdateDefinition<Ret, [unknown]>, {
-          args: args as unknown as [unknown],
-        }),
+    return this.write(sandboxId, () =>
+      this.call(`${update.name} sandbox ${sandboxId}`, sandboxId, this.options.callTimeoutMs, () =>
+        this.client.workflow
+          .getHandle(sandboxWorkflowId(sandboxId))
+          // The SDK types args per arity; ours are checked by the signature above.
+          .executeUpdate(update as unknown as UpdateDefinition<Ret, [unknown]>, {
+            args: args as unknown as [unknown],
+          }),
+      ),
     );
+  }
+
+  private async write<T>(sandboxId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      this.noteWrite(sandboxId);
+    }
   }
 
   /** The current view; NOT_FOUND when the workflow does not exist or completed as DELETED. */
@@ -107,6 +153,17 @@ export class SandboxWorkflows {
     return view;
   }
 
+  /**
+   * The view the workflow published with its latest change, read from the server's record of the
+   * workflow (describe: no worker, no replay, as fresh as the last workflow task); a query only
+   * for workflows that publish none. NOT_FOUND when the workflow does not exist or was deleted.
+   */
+  async published(sandboxId: string): Promise<SandboxView> {
+    const execution = await this.describe(sandboxId);
+    if (!execution || execution.deleted || execution.view?.state === 'DELETED') throw notFound(sandboxId);
+    return execution.view ?? this.view(sandboxId);
+  }
+
   /** Moves the sandbox's idle clock; `source` names who saw the use (kept for the idle reason). */
   async touch(sandboxId: string, source = 'Touch'): Promise<void> {
     await this.call(`touch sandbox ${sandboxId}`, sandboxId, this.options.readTimeoutMs, () =>
@@ -114,10 +171,9 @@ export class SandboxWorkflows {
     );
   }
 
-  /** Ids of every sandbox whose workflow is running (suspended sandboxes included). */
-  async runningIds(): Promise<string[]> {
-    const executions = await this.list(`ExecutionStatus = 'Running'`);
-    return executions.map((e) => e.sandboxId);
+  /** Every sandbox whose workflow is running (suspended sandboxes included), with its published view. */
+  async running(): Promise<SandboxExecution[]> {
+    return this.list(`ExecutionStatus = 'Running'`);
   }
 
   /**
@@ -168,13 +224,24 @@ export class SandboxWorkflows {
   }
 
   /**
-   * Every retained sandbox's view, each read on its own: one that cannot be read is in `failed`,
-   * for the caller to report or leave out, never a reason to fail the others. Fails only when the
-   * list itself cannot be read, or when not one view could be read because Temporal or the
-   * workers are unreachable (UNAVAILABLE: retry), which an empty list would hide.
+   * The views of executions as listed: the published ones as they are, the others queried.
+   * One that cannot be read is in `failed`, for the caller to report or leave out, never a reason
+   * to fail the others.
+   */
+  async viewsOf(executions: SandboxExecution[]): Promise<ViewsResult> {
+    const result = await this.views(executions.filter((e) => !e.view).map((e) => e.sandboxId));
+    for (const execution of executions) if (execution.view) result.views.push(execution.view);
+    return result;
+  }
+
+  /**
+   * Every retained sandbox's view: one paginated visibility read (published views), queries only
+   * for workflows that publish none. Fails only when the list itself cannot be read, or when not
+   * one view could be read because Temporal or the workers are unreachable (UNAVAILABLE: retry),
+   * which an empty list would hide.
    */
   async allViews(): Promise<ViewsResult> {
-    const result = await this.views(await this.runningIds());
+    const result = await this.viewsOf(await this.running());
     const failures = [...result.failed.values()];
     if (
       result.views.length === 0 &&
@@ -188,8 +255,8 @@ export class SandboxWorkflows {
 
   /**
    * Every lifecycle event of a sandbox, across continue-as-new runs: the workflow upserts its new
-   * events into its memo (`lifecycleEvents`; `lifecycleEvent`, one at a time, before the operation
-   * table), so history holds all of them, not only the view's latest.
+   * events into its memo (with its published `view`; before, `lifecycleEvents`, and
+   * `lifecycleEvent` one at a time before the operation table), so history holds all of them.
    */
   async history(sandboxId: string): Promise<LifecycleEvent[]> {
     const bySeq = new Map<number, LifecycleEvent>();
@@ -203,7 +270,14 @@ export class SandboxWorkflows {
           const fields = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
           const batch = fields?.lifecycleEvents ? decode(fields.lifecycleEvents) : undefined;
           const single = fields?.lifecycleEvent ? decode(fields.lifecycleEvent) : undefined;
-          for (const recorded of [...(Array.isArray(batch) ? (batch as unknown[]) : []), single]) {
+          const published = fields?.view
+            ? (decode(fields.view) as Partial<SandboxView> | undefined)
+            : undefined;
+          for (const recorded of [
+            ...(Array.isArray(batch) ? (batch as unknown[]) : []),
+            single,
+            ...(Array.isArray(published?.events) ? published.events : []),
+          ]) {
             if (isLifecycleEvent(recorded)) bySeq.set(recorded.seq, recorded);
           }
           const started: temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes | null | undefined =
@@ -258,13 +332,23 @@ function toExecution(info: Omit<WorkflowExecutionInfo, 'raw'>): SandboxExecution
   const state = info.typedSearchAttributes.get(SandboxState);
   const changedAt = info.typedSearchAttributes.get(SandboxChangedAt);
   const running = info.status.name === 'RUNNING';
+  const published = info.memo?.view;
   return {
     sandboxId: info.workflowId.slice(SANDBOX_ID_PREFIX.length),
     running,
     deleted: info.status.name === 'COMPLETED' && state === 'DELETED',
     changedAtMs: Math.max(changedAt?.getTime() ?? 0, info.closeTime?.getTime() ?? 0),
+    view: isSandboxView(published) ? published : undefined,
   };
 }
+
+/** A published view as far as readers rely on it (memo contents are ours, but check anyway). */
+const isSandboxView = (value: unknown): value is SandboxView =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as SandboxView).sandboxId === 'string' &&
+  typeof (value as SandboxView).state === 'string' &&
+  Array.isArray((value as SandboxView).events);
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;
