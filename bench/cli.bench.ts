@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { locateOpenShell } from '../src/openshell/binaries';
 import { CLI, buildCli } from '../test/helpers/cli';
+import { figure } from './figures';
 
 const ROUNDS = 10;
 const root = resolve(__dirname, '..');
@@ -29,7 +30,7 @@ async function measure(label: string, file: string, args: string[]): Promise<voi
   for (let i = 0; i < ROUNDS; i++) times.push(await wallMs(file, args));
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  console.log(
+  figure(
     `${label.padEnd(58)} median ${median.toFixed(0).padStart(5)} ms  max ${times[times.length - 1]
       .toFixed(0)
       .padStart(5)} ms`,
@@ -41,7 +42,7 @@ export async function run(): Promise<void> {
   const node = process.execPath;
   const tsx = ['--import', 'tsx', resolve(root, 'src/cli/main.ts')];
   const noDriver = ['sandbox', '--driver', '/nonexistent/compute-driver.sock', 'list'];
-  console.log(`${ROUNDS} runs each, after one warm-up; wall time of the whole process`);
+  figure(`${ROUNDS} runs each, after one warm-up; wall time of the whole process`);
   await measure('ateflow --version (compiled)', node, [CLI, '--version']);
   await measure('ateflow sandbox list --help (compiled)', node, [CLI, 'sandbox', 'list', '--help']);
   await measure('ateflow sandbox list, no driver: exit 4 (compiled)', node, [CLI, ...noDriver]);
@@ -56,6 +57,6 @@ export async function run(): Promise<void> {
   await measure('ateflow sandbox list --help (tsx)', node, [...tsx, 'sandbox', 'list', '--help']);
   await measure('node -e 0 (Node.js start-up alone)', node, ['-e', '0']);
   const openshell = locateOpenShell();
-  if ('skip' in openshell) console.log(`openshell --version: skipped: ${openshell.skip}`);
+  if ('skip' in openshell) figure(`openshell --version: skipped: ${openshell.skip}`);
   else await measure('openshell --version', openshell.cli, ['--version']);
 }

@@ -16,6 +16,7 @@ import {
   WatchRecorder,
   type FacadeStack,
 } from '../test/helpers/stack';
+import { figure } from './figures';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const SANDBOXES = Number(process.env.BENCH_SANDBOXES ?? 1000);
@@ -154,11 +155,11 @@ export async function run(): Promise<void> {
     { cluster },
   );
   try {
-    console.log(`rounds ${ROUNDS}, sandboxes ${SANDBOXES}, watch poll 250 ms, simulator latency 0`);
+    figure(`rounds ${ROUNDS}, sandboxes ${SANDBOXES}, watch poll 250 ms, simulator latency 0`);
     const direct = await directRounds(f);
     const facade = await facadeRounds(f);
     const row = (what: string, d: number[], v: number[]) =>
-      console.log(
+      figure(
         `${what.padEnd(22)} direct p50 ${ms(percentile(d, 50))} p99 ${ms(percentile(d, 99))} | facade p50 ${ms(
           percentile(v, 50),
         )} p99 ${ms(percentile(v, 99))} | overhead p50 ${ms(percentile(v, 50) - percentile(d, 50))} ratio ${(
@@ -168,17 +169,17 @@ export async function run(): Promise<void> {
     row('create → RUNNING', direct.create, facade.create);
     row('stop (suspend)', direct.stop, facade.stop);
     row('start (resume)', direct.start, facade.start);
-    console.log(
+    figure(
       `watch delay            p50 ${ms(percentile(facade.watchDelay, 50))} p99 ${ms(percentile(facade.watchDelay, 99))} (call returned → snapshot on the stream)`,
     );
     const s = await scale(f);
     const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-    console.log(
+    figure(
       `scale                  ${SANDBOXES} sandboxes: all accepted in ${(s.accepted / 1000).toFixed(1)} s, all RUNNING in ${(
         s.allRunning / 1000
       ).toFixed(1)} s, ListSandboxes ${ms(s.listTime)}`,
     );
-    console.log(
+    figure(
       `memory (one process: worker + facade + simulator)  rss ${mb(s.before.rss)} → ${mb(s.after.rss)}, heap ${mb(
         s.before.heapUsed,
       )} → ${mb(s.after.heapUsed)}`,

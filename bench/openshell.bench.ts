@@ -6,6 +6,7 @@ import { locateOpenShell } from '../src/openshell/binaries';
 import { runOpenShell } from '../src/openshell/cli';
 import type { RunningGateway } from '../src/openshell/gateway';
 import { startTestDevStack } from '../test/helpers/dev-stack';
+import { figure } from './figures';
 
 const ROUNDS = 3;
 const STEPS = ['create', 'exec', 'stop', 'start', 'delete'] as const;
@@ -13,7 +14,7 @@ const STEPS = ['create', 'exec', 'stop', 'start', 'delete'] as const;
 export async function run(): Promise<void> {
   const bins = locateOpenShell();
   if ('skip' in bins) {
-    console.log(`skipped: ${bins.skip}`);
+    figure(`skipped: ${bins.skip}`);
     return;
   }
   for (const latencyScale of [0, 1]) {
@@ -46,7 +47,7 @@ export async function run(): Promise<void> {
         const sorted = [...times[step]].sort((a, b) => a - b);
         return `${step} ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} s (max ${sorted[sorted.length - 1].toFixed(2)})`;
       });
-      console.log(`latency ×${latencyScale}, ${ROUNDS} sandboxes, median: ${line.join(', ')}`);
+      figure(`latency ×${latencyScale}, ${ROUNDS} sandboxes, median: ${line.join(', ')}`);
     } finally {
       await dev.teardown();
     }

@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { ControlClient, type ActorRef } from '../src/gen/ateapi';
 import { startSimulator, type Simulator } from '../src/sim';
 import { clusterFromObjects } from '../src/sim/cluster/spec';
+import { figure } from './figures';
 
 const TEMPLATE = { actorTemplateNamespace: 'default', actorTemplateName: 'bench' };
 
@@ -81,7 +82,7 @@ async function lifecycleThroughput(): Promise<void> {
     }),
   );
   const seconds = (Date.now() - started) / 1000;
-  console.log(
+  figure(
     `lifecycle RPCs: ${rpcs} Resume/Suspend calls in ${seconds.toFixed(1)} s from ${clients} concurrent clients = ${Math.round(rpcs / seconds)} RPC/s`,
   );
   client.close();
@@ -108,7 +109,7 @@ async function heapWithActors(count: number, gc: () => void): Promise<void> {
   gc();
   const { heapUsed: after, rss } = process.memoryUsage();
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-  console.log(
+  figure(
     `heap with ${count.toLocaleString('en')} actors: ${mb(after)} used by the process (the actors add ${mb(after - empty)}, ${Math.round((after - empty) / count)} B each; RSS ${mb(rss)})`,
   );
   client.close();
