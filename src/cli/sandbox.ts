@@ -193,7 +193,7 @@ export function sandboxCommand(): Command {
   );
 
   onSandbox('migrate', 'move a sandbox to another worker')
-    .option('--selector <label=value...>', 'new worker selector')
+    .option('--selector <label=value...>', 'new worker selector (pool=<name> must name a pool Substrate has)')
     .option('--clear-selector', 'drop the worker selector')
     .option('--reason <text>', 'why (recorded in the history)')
     .action(
@@ -223,7 +223,10 @@ export function sandboxCommand(): Command {
     .description('migrate every sandbox off a worker pool or a node')
     .option('--pool <name>', 'worker pool to empty')
     .option('--node <name>', 'node to empty')
-    .option('--selector <label=value...>', 'worker selector the moved sandboxes get')
+    .option(
+      '--selector <label=value...>',
+      'worker selector the moved sandboxes get (pool=<name> must name a pool Substrate has)',
+    )
     .option('--parallelism <n>', 'migrations at a time', wholeNumber(1), 4)
     .option('--reason <text>', 'why (recorded in each history)')
     .action(
