@@ -84,6 +84,12 @@ const schema = z.object({
 
   /** Default idle timeout before a running sandbox is suspended; 0 disables. */
   ATEFLOW_IDLE_TIMEOUT: duration.default(30 * 60_000),
+  /**
+   * After each create or start, no idle suspend for at least this long (driver_config.keep_alive
+   * per sandbox); 0: the idle timeout alone decides. For short idle timeouts, so that an agent
+   * that starts and then thinks before its first call is not put to sleep on the way.
+   */
+  ATEFLOW_KEEP_ALIVE: duration.default(0),
   /** Longest one transition may take before the sandbox is FAILED. */
   ATEFLOW_TRANSITION_TIMEOUT: duration.default(5 * 60_000),
   /** Longest a resume waits for a free worker. */

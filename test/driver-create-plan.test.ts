@@ -10,6 +10,7 @@ import { DriverError } from '../src/driver/errors';
 const settings: PlanSettings = {
   defaultImage: 'ghcr.io/example/base:latest',
   defaultIdleTimeoutMs: 1_800_000,
+  defaultKeepAliveMs: 0,
   templateNamespace: 'openshell-sandboxes',
   defaultAtespace: 'openshell',
   gatewayEndpoint: 'http://gateway.example:8080',
@@ -99,6 +100,21 @@ describe('create plan', () => {
     }
   });
 
+  it('reads keep_alive from driver_config, else the default', () => {
+    assert.equal(
+      planSandbox(sandbox({ driverConfig: { keep_alive: '10m' } }), settings).keepAliveMs,
+      600_000,
+    );
+    assert.equal(planSandbox(sandbox({ driverConfig: { keep_alive: 45 } }), settings).keepAliveMs, 45_000);
+    assert.equal(planSandbox(sandbox({}), { ...settings, defaultKeepAliveMs: 300_000 }).keepAliveMs, 300_000);
+    assert.throws(
+      () => planSandbox(sandbox({ driverConfig: { keep_alive: 'later' } }), settings),
+      (err: DriverError) =>
+        err.code === status.INVALID_ARGUMENT &&
+        /driver_config.keep_alive: "later" is not a duration/.test(err.message),
+    );
+  });
+
   it('reads idle_timeout and worker_selector from driver_config', () => {
     const input = planSandbox(
       sandbox({ driverConfig: { idle_timeout: '1h30m', worker_selector: { 'ate.dev/pool': 'big' } } }),
@@ -143,7 +159,7 @@ describe('create plan', () => {
       'an unknown driver_config key',
       { driverConfig: { cpus: 4 } },
       status.INVALID_ARGUMENT,
-      /driver_config key "cpus" is not supported; ateflow understands idle_timeout and worker_selector/,
+      /driver_config key "cpus" is not supported; ateflow understands idle_timeout, keep_alive and worker_selector/,
     ],
     [
       'a bad idle_timeout',

@@ -64,7 +64,7 @@ describe('ComputeDriver over the Unix socket', () => {
     await assertStatus(
       gw.validate(gatewaySandbox(randomUUID(), { driverConfig: { gpus: 1 } })),
       status.INVALID_ARGUMENT,
-      'driver_config key "gpus" is not supported; ateflow understands idle_timeout and worker_selector',
+      'driver_config key "gpus" is not supported; ateflow understands idle_timeout, keep_alive and worker_selector',
     );
     await assertStatus(gw.get(bad.id), status.NOT_FOUND);
   });

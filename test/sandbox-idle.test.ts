@@ -1,7 +1,7 @@
 // Idle auto-suspend, proven on the time-skipping server with the real worker and simulator.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setIdleTimeoutUpdate, touchSignal, type SandboxView } from '../src/workflows/messages';
+import { setIdleTimeoutUpdate, startUpdate, touchSignal, type SandboxView } from '../src/workflows/messages';
 import {
   createSandbox,
   handleOf,
@@ -92,6 +92,26 @@ describe('idle auto-suspend (time-skipping)', () => {
       );
     });
   }
+
+  it('holds off the idle timer for the keep-alive window after create and after each start', async () => {
+    const input = sandboxInput({ idleTimeoutMs: 2 * MINUTE, keepAliveMs: 15 * MINUTE });
+    await createSandbox(stack, input);
+    const running = await waitForView(stack, input.sandboxId, inState('RUNNING'), 'the sandbox to run');
+    await stack.env.sleep(14 * MINUTE); // unused, far past the idle timeout, inside the window
+    assert.equal((await waitForView(stack, input.sandboxId, () => true, 'a view')).state, 'RUNNING');
+    await stack.env.sleep(2 * MINUTE);
+    const suspended = await waitForView(stack, input.sandboxId, inState('SUSPENDED'), 'the idle suspend');
+    const after = (await lastTimerFiredMs(input.sandboxId)) - running.lastActiveAtMs;
+    assert.ok(after >= 15 * MINUTE && after < 15 * MINUTE + 1_000, `suspended ${after} ms after the start`);
+    assert.ok(idleSuspension(suspended));
+
+    // A start opens a new window.
+    await handleOf(stack, input.sandboxId).executeUpdate(startUpdate);
+    await stack.env.sleep(10 * MINUTE);
+    assert.equal((await waitForView(stack, input.sandboxId, () => true, 'a view')).state, 'RUNNING');
+    await stack.env.sleep(6 * MINUTE);
+    await waitForView(stack, input.sandboxId, inState('SUSPENDED'), 'the idle suspend after the start');
+  });
 
   it('never suspends with timeout 0', async () => {
     const running = await runningSandbox(0);

@@ -32,6 +32,7 @@ export type PlanSettings = Pick<
   DriverSettings,
   | 'defaultImage'
   | 'defaultIdleTimeoutMs'
+  | 'defaultKeepAliveMs'
   | 'templateNamespace'
   | 'defaultAtespace'
   | 'limits'
@@ -63,6 +64,7 @@ export function planSandbox(sandbox: DriverSandbox | undefined, settings: PlanSe
     template: chooseTemplate(sandbox, template, settings),
     workerSelector: driverConfig.workerSelector,
     idleTimeoutMs: driverConfig.idleTimeoutMs ?? settings.defaultIdleTimeoutMs,
+    keepAliveMs: driverConfig.keepAliveMs ?? settings.defaultKeepAliveMs,
     labels: { ...template.labels },
     limits: settings.limits,
   };
@@ -194,6 +196,7 @@ function rejectUnsupportedResources(sandbox: DriverSandbox, template: DriverSand
 
 interface DriverConfig {
   idleTimeoutMs?: number;
+  keepAliveMs?: number;
   workerSelector: Record<string, string>;
 }
 
@@ -202,22 +205,25 @@ function readDriverConfig(config: Record<string, unknown> | undefined): DriverCo
   for (const [key, value] of Object.entries(config ?? {})) {
     switch (key) {
       case 'idle_timeout':
-        result.idleTimeoutMs = readIdleTimeout(value);
+        result.idleTimeoutMs = readDuration(value, 'driver_config.idle_timeout');
+        break;
+      case 'keep_alive':
+        result.keepAliveMs = readDuration(value, 'driver_config.keep_alive');
         break;
       case 'worker_selector':
         result.workerSelector = checkSelector(value, 'driver_config.worker_selector');
         break;
       default:
         throw invalidArgument(
-          `driver_config key ${show(key)} is not supported; ateflow understands idle_timeout and worker_selector`,
+          `driver_config key ${show(key)} is not supported; ateflow understands idle_timeout, keep_alive and worker_selector`,
         );
     }
   }
   return result;
 }
 
-function readIdleTimeout(value: unknown): number {
-  const field = 'driver_config.idle_timeout';
+/** A duration such as "30m", or a number of seconds; 0 disables (idle_timeout, keep_alive). */
+function readDuration(value: unknown, field: string): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
     return checkIdleTimeoutMs(Math.round(value * 1000), field);
   }

@@ -382,5 +382,6 @@ function staticDetails(input: SandboxInput): string {
     `- actor: ${input.actor.atespace}/${input.actor.name}`,
     `- template: ${template}`,
     `- idle timeout: ${input.idleTimeoutMs > 0 ? `${input.idleTimeoutMs / 1000} s` : 'off'}`,
+    ...(input.keepAliveMs ? [`- keep-alive after each start: ${input.keepAliveMs / 1000} s`] : []),
   ].join('\n');
 }

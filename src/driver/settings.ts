@@ -16,6 +16,8 @@ export interface DriverSettings {
   /** Image used when a sandbox names none (GetCapabilities.default_image). */
   defaultImage: string;
   defaultIdleTimeoutMs: number;
+  /** Keep-alive window after each create or start when driver_config.keep_alive is absent. */
+  defaultKeepAliveMs: number;
   /** How often the watch event source polls Temporal visibility. */
   watchPollMs: number;
   /** How long the event source may fail before every watch stream ends with UNAVAILABLE. */
@@ -44,6 +46,7 @@ export function loadDriverSettings(config: Config): DriverSettings {
     tcpPort: config.ATEFLOW_DRIVER_TCP_PORT,
     defaultImage: config.ATEFLOW_DEFAULT_IMAGE ?? OPENSHELL_BASE_IMAGE,
     defaultIdleTimeoutMs: config.ATEFLOW_IDLE_TIMEOUT,
+    defaultKeepAliveMs: config.ATEFLOW_KEEP_ALIVE,
     watchPollMs: config.ATEFLOW_WATCH_POLL_INTERVAL,
     watchLossMs: config.ATEFLOW_WATCH_LOSS_TIMEOUT,
     callTimeoutMs: config.ATEFLOW_DRIVER_CALL_TIMEOUT,

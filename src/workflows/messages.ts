@@ -99,6 +99,11 @@ export interface SandboxInput {
   workerSelector: Record<string, string>;
   /** Auto-suspend after this long without activity; 0 disables. */
   idleTimeoutMs: number;
+  /**
+   * After each create or start, no idle suspend for at least this long, used or not (an agent
+   * that boots and then thinks before its first call); absent or 0: the idle timeout alone.
+   */
+  keepAliveMs?: number;
   /** Labels from the gateway's template, echoed in the view. */
   labels: Record<string, string>;
   /** Time budgets; defaults in the workflow (sandbox.ts `defaultLimits`). */
@@ -137,6 +142,10 @@ export interface SandboxView {
   labels: Record<string, string>;
   workerSelector: Record<string, string>;
   idleTimeoutMs: number;
+  /** The keep-alive window after each create or start (SandboxInput.keepAliveMs). */
+  keepAliveMs?: number;
+  /** Until when the current keep-alive window holds off the idle timer. */
+  keepAliveUntilMs?: number;
   lastActiveAtMs: number;
   /** What moved lastActiveAtMs last ("Touch", "exec/SSH/port-forward through the gateway", …). */
   lastActiveSource?: string;

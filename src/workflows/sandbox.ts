@@ -563,6 +563,7 @@ class Sandbox {
   /** The actor runs; the gateway shows Ready only once the supervisor inside connects to it. */
   private running(): void {
     this.active('a start');
+    if (this.view.keepAliveMs) this.view.keepAliveUntilMs = Date.now() + this.view.keepAliveMs;
     this.enter('RUNNING', 'running');
     this.record(
       'Running',

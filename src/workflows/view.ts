@@ -19,6 +19,7 @@ export function initialView(input: SandboxInput, nowMs: number): SandboxView {
     labels: input.labels,
     workerSelector: input.workerSelector,
     idleTimeoutMs: input.idleTimeoutMs,
+    ...(input.keepAliveMs ? { keepAliveMs: input.keepAliveMs } : {}),
     lastActiveAtMs: nowMs,
     idleDeadlineMs: 0,
     createdAtMs: nowMs,
@@ -26,10 +27,13 @@ export function initialView(input: SandboxInput, nowMs: number): SandboxView {
   };
 }
 
-/** When the idle timer suspends the sandbox, or 0 when it is not armed. */
+/**
+ * When the idle timer suspends the sandbox, or 0 when it is not armed: the idle timeout after
+ * the last use, and never inside the keep-alive window that follows a create or start.
+ */
 export function idleDeadline(view: SandboxView): number {
   const armed = view.state === 'RUNNING' && view.idleTimeoutMs > 0 && !view.hold;
-  return armed ? view.lastActiveAtMs + view.idleTimeoutMs : 0;
+  return armed ? Math.max(view.lastActiveAtMs + view.idleTimeoutMs, view.keepAliveUntilMs ?? 0) : 0;
 }
 
 /**

@@ -42,6 +42,7 @@ export const testSettings = (dir: string): DriverSettings => ({
   tcpPort: 0,
   defaultImage: PINNED_IMAGE,
   defaultIdleTimeoutMs: 0,
+  defaultKeepAliveMs: 0,
   watchPollMs: 100,
   watchLossMs: 2_000,
   callTimeoutMs: 30_000,
