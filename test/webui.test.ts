@@ -63,6 +63,15 @@ describe('the Temporal Web UI shows ateflow sandboxes', () => {
       ),
     );
     await waitState(stopped, 'SUSPENDED');
+    // And a stop hold (quarantine) on the stopped one.
+    await unary((cb) =>
+      facade.ops.hold(
+        { sandboxId: stopped, reason: 'ui test quarantine' },
+        new Metadata(),
+        within(20_000),
+        cb,
+      ),
+    );
 
     mkdirSync(ARTIFACTS, { recursive: true });
     profile = mkdtempSync(join(tmpdir(), 'ateflow-chromium-'));
@@ -109,6 +118,32 @@ describe('the Temporal Web UI shows ateflow sandboxes', () => {
     assert.ok(!suspended.includes(`sandbox/${running}`), 'the running sandbox is listed under SUSPENDED');
   });
 
+  it('shows held sandboxes: SandboxHold in the list, the hold on the status line', async () => {
+    const query = encodeURIComponent('SandboxHold IS NOT NULL');
+    await page.goto(`${dev.stack.webUiUrl}/namespaces/default/workflows?query=${query}`);
+    await page.getByText(`sandbox/${stopped}`).first().waitFor();
+    await showSandboxColumns(page);
+    const row = await page
+      .locator('tr', { hasText: `sandbox/${stopped}` })
+      .first()
+      .innerText();
+    assert.match(row, /ui-stopped/, 'the held sandbox is listed by name');
+    assert.match(row, /SUSPENDED/, 'the held sandbox is listed with its state');
+    assert.match(row, /ui test quarantine/, 'the held sandbox is listed with its hold');
+    const listed = await page.locator('body').innerText();
+    assert.ok(!listed.includes(`sandbox/${running}`), 'the sandbox without a hold is listed as held');
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandboxes-held.png'), fullPage: true });
+
+    await page.goto(
+      `${dev.stack.webUiUrl}/namespaces/default/workflows/${encodeURIComponent(`sandbox/${stopped}`)}`,
+    );
+    await page.getByText('User Metadata').first().click();
+    const seen = await framesTextMatching(page, /SUSPENDED, held: ui test quarantine/);
+    assert.match(seen, /SUSPENDED, held: ui test quarantine/);
+    assert.match(seen, /sandbox ui-stopped in webui/);
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-held.png'), fullPage: true });
+  });
+
   it("shows one sandbox's history: named lifecycle activities with readable summaries", async () => {
     await page.goto(
       `${dev.stack.webUiUrl}/namespaces/default/workflows/${encodeURIComponent(`sandbox/${running}`)}`,
@@ -126,26 +161,46 @@ describe('the Temporal Web UI shows ateflow sandboxes', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-history.png'), fullPage: true });
     // Who the sandbox is: the workflow's static summary and details (User Metadata tab).
     await page.getByText('User Metadata').first().click();
-    // The UI renders summaries as markdown inside sandboxed iframes.
-    const framesText = async () =>
-      (
-        await Promise.all(
-          page.frames().map((f) =>
-            f
-              .locator('body')
-              .innerText()
-              .catch(() => ''),
-          ),
-        )
-      ).join('\n');
-    const deadline = Date.now() + 20_000;
-    let seen = '';
-    while (Date.now() < deadline && !/sandbox ui-running in webui[\s\S]*OpenShell sandbox/.test(seen)) {
-      seen = await framesText();
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const seen = await framesTextMatching(page, /sandbox ui-running in webui[\s\S]*OpenShell sandbox/);
     assert.match(seen, /sandbox ui-running in webui/);
     assert.match(seen, /OpenShell sandbox ui-running \(id /);
     await page.screenshot({ path: join(ARTIFACTS, 'webui-sandbox-metadata.png'), fullPage: true });
   });
 });
+
+/**
+ * The page's text including its frames (the UI renders summaries and details as markdown inside
+ * sandboxed iframes), once it matches `pattern` or after 20 s.
+ */
+async function framesTextMatching(page: Page, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  let seen = '';
+  while (Date.now() < deadline && !pattern.test(seen)) {
+    const texts = await Promise.all(
+      [page.mainFrame(), ...page.frames()].map((f) =>
+        f
+          .locator('body')
+          .innerText()
+          .catch(() => ''),
+      ),
+    );
+    seen = texts.join('\n');
+    if (!pattern.test(seen)) await new Promise((r) => setTimeout(r, 250));
+  }
+  return seen;
+}
+
+/**
+ * The README's list columns for sandboxes (Configure Columns; the UI keeps them per browser):
+ * name, state, hold and workspace next to the workflow id, without run id, type and end.
+ */
+async function showSandboxColumns(page: Page): Promise<void> {
+  await page.getByTestId('workflows-summary-table-configuration-button').click();
+  for (const column of ['SandboxName', 'SandboxState', 'SandboxHold', 'SandboxWorkspace'])
+    await page.getByTestId(`orderable-list-item-${column}-add-button`).click();
+  for (const column of ['Run ID', 'Type', 'End'])
+    await page.getByTestId(`orderable-list-item-${column}-remove-button`).click();
+  await page.getByTestId('drawer-close-button').click();
+  await page.getByText('Configure Workflows Table').waitFor({ state: 'hidden' });
+  await page.locator('th', { hasText: 'SandboxName' }).first().waitFor();
+}

@@ -13,7 +13,12 @@ import {
   type SandboxInput,
   type SandboxView,
 } from '../workflows/messages';
-import { SandboxChangedAt, SandboxState, SandboxWorkspace } from '../workflows/search-attributes';
+import {
+  SandboxChangedAt,
+  SandboxName,
+  SandboxState,
+  SandboxWorkspace,
+} from '../workflows/search-attributes';
 import { initialView, snapshot } from '../workflows/view';
 import { status } from '@grpc/grpc-js';
 import { fromTemporal, notFound, type CallContext, type DriverError } from './errors';
@@ -108,6 +113,7 @@ export class SandboxWorkflows {
             typedSearchAttributes: [
               { key: SandboxState, value: 'PROVISIONING' },
               { key: SandboxWorkspace, value: input.workspace },
+              { key: SandboxName, value: input.sandboxName || input.sandboxId },
               { key: SandboxChangedAt, value: new Date() },
             ],
             // Likewise its view, until the workflow publishes its own.

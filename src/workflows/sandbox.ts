@@ -66,6 +66,7 @@ import {
   SandboxChangedAt,
   SandboxHold,
   SandboxLastActive,
+  SandboxName,
   SandboxState as SandboxStateAttribute,
   SandboxTemplate,
   SandboxWorker,
@@ -901,6 +902,7 @@ class Publisher {
       { key: SandboxTemplate, value: `${view.template.namespace}/${view.template.name}` },
       { key: SandboxWorker, value: worker },
       { key: SandboxLastActive, value: new Date(view.lastActiveAtMs) },
+      ...(this.publishesView() ? [{ key: SandboxName, value: view.sandboxName || view.sandboxId }] : []),
     ];
   }
 

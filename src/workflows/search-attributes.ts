@@ -7,6 +7,8 @@ export const SandboxWorkspace = defineSearchAttributeKey('SandboxWorkspace', 'KE
 export const SandboxWorker = defineSearchAttributeKey('SandboxWorker', 'KEYWORD');
 export const SandboxTemplate = defineSearchAttributeKey('SandboxTemplate', 'KEYWORD');
 export const SandboxLastActive = defineSearchAttributeKey('SandboxLastActive', 'DATETIME');
+/** The sandbox's OpenShell name: the Web UI's list shows sandboxes by name with it. */
+export const SandboxName = defineSearchAttributeKey('SandboxName', 'KEYWORD');
 /** The stop hold's reason while one is in force (empty otherwise): held sandboxes at a glance. */
 export const SandboxHold = defineSearchAttributeKey('SandboxHold', 'KEYWORD');
 /** Moves with every lifecycle event: the facade's watch polls visibility for recent changes. */
@@ -21,4 +23,5 @@ export const sandboxSearchAttributes = [
   SandboxLastActive,
   SandboxChangedAt,
   SandboxHold,
+  SandboxName,
 ];
