@@ -2,8 +2,7 @@
 // with `openshell sandbox exec` every 2 s for three idle timeouts is never suspended; left alone it
 // is suspended (the gateway shows Stopped, as after `openshell sandbox stop`), and the one standard
 // action `openshell sandbox start` brings it back Ready. Also: the gateway usage stream reports an
-// exec and nothing for an idle sandbox. (SSH through `openshell ssh-proxy` got no SSH banner from
-// the simulated sandbox in this setup, so it is not covered here; exec runs over the same relay.)
+// exec and nothing for an idle sandbox. SSH and port-forwarding: test/openshell-ssh.test.ts.
 // Skips only outside CI without the binaries.
 import assert from 'node:assert/strict';
 import type { RunningGateway } from '../src/openshell/gateway';

@@ -2,8 +2,10 @@
 // follows every sandbox the facade sees running, and turns its uses into Touch signals, at most
 // one per sandbox per interval (the first use at once, then one at the end of a busy interval,
 // which is never earlier than the use it stands for), so a sandbox in constant use costs one
-// history event per interval and an idle one none. The interval is a quarter of the sandbox's
-// idle timeout, between 1 s and 30 s: touches always come well before the deadline.
+// history event per interval and an idle one none. While a relay (an exec, an `ssh` session, a
+// port-forward tunnel) is open, every interval counts as used: a long session keeps the sandbox
+// awake until it ends, at the same cost. The interval is a quarter of the sandbox's idle timeout,
+// between 1 s and 30 s: touches always come well before the deadline.
 import { logger } from '../logger';
 import type { SandboxEventSource } from '../driver/event-source';
 import type { SandboxWorkflows } from '../driver/sandbox-workflows';
@@ -13,7 +15,10 @@ import { GatewayUsageWatcher, type GatewayUsageOptions } from './gateway-usage';
 /** States in which use can reach the sandbox through the gateway. */
 const followed = new Set<SandboxView['state']>(['RUNNING', 'RESUMING', 'MIGRATING']);
 
-export type UsageTouchesOptions = Pick<GatewayUsageOptions, 'url' | 'bearerToken'>;
+export type UsageTouchesOptions = Pick<GatewayUsageOptions, 'url' | 'bearerToken' | 'maxSessionMs'>;
+
+const USED = 'exec/SSH/port-forward through the gateway';
+const OPEN = 'an exec/SSH/port-forward session open through the gateway';
 
 const touchInterval = (idleTimeoutMs: number) => Math.min(30_000, Math.max(1_000, idleTimeoutMs / 4));
 
@@ -68,13 +73,13 @@ export class UsageTouches {
     this.intervals.delete(sandboxId);
   }
 
-  private used(sandboxId: string): void {
+  private used(sandboxId: string, source = USED): void {
     const window = this.windows.get(sandboxId);
     if (window) {
       window.usedAgain = true;
       return;
     }
-    this.touch(sandboxId);
+    this.touch(sandboxId, source);
     const intervalMs = this.intervals.get(sandboxId) ?? touchInterval(0);
     const open = { usedAgain: false, timer: setTimeout(() => this.closeWindow(sandboxId), intervalMs) };
     open.timer.unref();
@@ -85,12 +90,14 @@ export class UsageTouches {
     const window = this.windows.get(sandboxId);
     this.windows.delete(sandboxId);
     if (window?.usedAgain) this.used(sandboxId);
+    else if (window && this.intervals.has(sandboxId) && this.watcher.openRelays(sandboxId) > 0)
+      this.used(sandboxId, OPEN);
   }
 
   private readonly touching = new Set<Promise<void>>();
-  private touch(sandboxId: string): void {
+  private touch(sandboxId: string, source: string): void {
     const touched = this.sandboxes
-      .touch(sandboxId, 'exec/SSH/port-forward through the gateway')
+      .touch(sandboxId, source)
       .catch((err: Error) => logger.debug({ sandboxId, err: err.message }, 'usage: touch failed'))
       .finally(() => this.touching.delete(touched));
     this.touching.add(touched);

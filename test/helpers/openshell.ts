@@ -1,6 +1,9 @@
 // The real OpenShell parts in tests: whether they can run, and the CLI as a user types it.
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { OpenShellBinaries } from '../../src/openshell/binaries';
-import { locateOpenShell } from '../../src/openshell/binaries';
+import { locateOpenShell, withoutOpenShellVars } from '../../src/openshell/binaries';
 import { runOpenShell, type CliResult } from '../../src/openshell/cli';
 import type { RunningGateway } from '../../src/openshell/gateway';
 
@@ -26,4 +29,101 @@ export function openShellCli(gateway: () => RunningGateway) {
   const phase = async (name: string) =>
     /Phase:\s*(\w+)/.exec((await cli(['sandbox', 'get', name])).stdout)?.[1];
   return { cli, phase };
+}
+
+/** The system `ssh` client (Debian's openssh-client), or why it is missing. */
+function locateSsh(): string | { skip: string } {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const path = join(dir, 'ssh');
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return { skip: 'no `ssh` client on PATH (install Debian package openssh-client)' };
+}
+
+const ssh = locateSsh();
+
+/** `skip` for suites that also need the system ssh client: outside CI only, as openShellSkip. */
+export const sshSkip: string | false =
+  openShellSkip || (typeof ssh !== 'string' && !process.env.CI ? ssh.skip : false);
+
+/** The ssh client's path, or the reason it is missing as an error (a suite's `before`). */
+export function requireSsh(): string {
+  if (typeof ssh !== 'string') throw new Error(ssh.skip);
+  return ssh;
+}
+
+/**
+ * SSH into a sandbox as a user does with the CLI's ssh-proxy as ProxyCommand (name mode, which
+ * needs a registered gateway: call `register()` once). Host keys are not checked (each sandbox
+ * makes its own) and no user ssh config is read.
+ */
+export function openShellSsh(gateway: () => RunningGateway, gatewayName = 'ateflow-test') {
+  const { cli } = openShellCli(gateway);
+  const env = () => ({ ...withoutOpenShellVars(process.env), ...gateway().cliEnv });
+  const register = async () => {
+    const added = await cli(['gateway', 'add', gateway().endpoint, '--name', gatewayName]);
+    if (added.code !== 0) throw new Error(`openshell gateway add: ${added.stderr}`);
+  };
+  const run = (name: string, command: string, timeoutMs = 60_000): Promise<CliResult> => {
+    const proxy = `${requireOpenShell().cli} ssh-proxy --gateway-name ${gatewayName} --name ${name}`;
+    const args = [
+      '-F',
+      '/dev/null',
+      '-o',
+      `ProxyCommand=${proxy}`,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      `sandbox@${name}`,
+      command,
+    ];
+    return runProcess(requireSsh(), args, env(), timeoutMs);
+  };
+  return { register, run };
+}
+
+/** Runs a program (stdin closed), collecting its output; killed after `timeoutMs`. */
+export function runProcess(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<CliResult> {
+  const started = Date.now();
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  return new Promise((done, fail) => {
+    child.once('error', (e) => (clearTimeout(timer), fail(e)));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      done({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - started,
+        timedOut,
+      });
+    });
+  });
 }
