@@ -114,12 +114,12 @@ describe('temporalLogger installed in the Runtime (time-skipping server, real wo
     let attempts = 0;
     const activities: Partial<Activities> = {
       // Fails twice as Substrate being unreachable would, then the test is done.
-      ensureAtespace: () => {
+      createActor: () => {
         attempts++;
         return Promise.reject(
           attempts <= 2
             ? ApplicationFailure.retryable(
-                `ensure atespace tests: UNAVAILABLE: injected ${attempts}`,
+                `create actor logging: UNAVAILABLE: injected ${attempts}`,
                 RETRYABLE,
               )
             : ApplicationFailure.nonRetryable('stop here', 'Permanent'),
@@ -156,19 +156,19 @@ describe('temporalLogger installed in the Runtime (time-skipping server, real wo
       await handle.terminate('logging test done');
       await new Promise((resolve) => setTimeout(resolve, 300)); // forwarded logs are buffered 100 ms
     });
-    const failures = lines.filter((line) => String(line.msg).startsWith('activity ensureAtespace failed'));
+    const failures = lines.filter((line) => String(line.msg).startsWith('activity createActor failed'));
     assert.deepEqual(
       failures.map((line) => [line.attempt, line.msg]),
       [
         [
           1,
-          'activity ensureAtespace failed (attempt 1): ensure atespace tests: UNAVAILABLE: injected 1 [Retryable]',
+          'activity createActor failed (attempt 1): create actor logging: UNAVAILABLE: injected 1 [Retryable]',
         ],
         [
           2,
-          'activity ensureAtespace failed (attempt 2): ensure atespace tests: UNAVAILABLE: injected 2 [Retryable]',
+          'activity createActor failed (attempt 2): create actor logging: UNAVAILABLE: injected 2 [Retryable]',
         ],
-        [3, 'activity ensureAtespace failed (attempt 3): stop here [Permanent, not retried]'],
+        [3, 'activity createActor failed (attempt 3): stop here [Permanent, not retried]'],
       ],
     );
     assert.ok(

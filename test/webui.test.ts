@@ -148,13 +148,7 @@ describe('the Temporal Web UI shows ateflow sandboxes', () => {
     await page.goto(
       `${dev.stack.webUiUrl}/namespaces/default/workflows/${encodeURIComponent(`sandbox/${running}`)}`,
     );
-    for (const activity of [
-      'ensureAtespace',
-      'applySandboxTemplate',
-      'createActor',
-      'resumeActor',
-      'suspendActor',
-    ])
+    for (const activity of ['applySandboxTemplate', 'createActor', 'resumeActor', 'suspendActor'])
       await page.getByText(activity).first().waitFor();
     await page.getByText(`create actor ${running}`).first().waitFor();
     await page.getByText('ui-running to migrate').first().waitFor();

@@ -24,23 +24,31 @@ async function withHeartbeats<T>(work: Promise<T>): Promise<T> {
 }
 
 export function actorActivities(ateapi: AteapiClient, templates: TemplateStore) {
-  return {
-    /** CreateAtespace; AlreadyExists is success. */
-    async ensureAtespace(name: string): Promise<void> {
-      try {
-        await ateapi.createAtespace(name);
-      } catch (err) {
-        if (!isCode(err, status.ALREADY_EXISTS)) throw toActivityFailure(err, `create atespace ${name}`);
-      }
-    },
+  /** CreateAtespace; AlreadyExists is success. */
+  async function ensureAtespace(name: string): Promise<void> {
+    try {
+      await ateapi.createAtespace(name);
+    } catch (err) {
+      if (!isCode(err, status.ALREADY_EXISTS)) throw toActivityFailure(err, `create atespace ${name}`);
+    }
+  }
 
-    /** CreateActor; on AlreadyExists the existing actor must be ours (same template). */
+  return {
+    ensureAtespace,
+
+    /**
+     * CreateActor; on AlreadyExists the existing actor must be ours (same template). With
+     * `ensureAtespace`, its atespace is created first (AlreadyExists is success): one activity, not
+     * two, per sandbox create.
+     */
     async createActor(
       ref: ActorRef,
       template: TemplateRef,
       workerSelector: Record<string, string>,
+      options: { ensureAtespace?: boolean } = {},
     ): Promise<ActorView> {
       const action = `create actor ${ref.name}`;
+      if (options.ensureAtespace) await ensureAtespace(ref.atespace);
       try {
         return toActorView(
           await ateapi.createActor({
