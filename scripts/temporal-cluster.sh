@@ -23,7 +23,8 @@
 #   TEMPORAL_CLUSTER_DIR        state: database, config, logs, pids (default <repo>/.data/temporal-cluster)
 #   TEMPORAL_CLUSTER_PORT_BASE  B (default 7630); ports B+2 PostgreSQL, B+3 frontend gRPC (the
 #                               address ateflow uses), B+4 history, B+5 matching, B+9 worker,
-#                               B+10 frontend HTTP, B+13/14/15/19 membership, B+23/24/25/29 metrics
+#                               B+10 frontend HTTP, B+13/14/15/19 membership, B+23/24/25/29 metrics;
+#                               all below 32768 (the server keeps ports as smallint in PostgreSQL)
 #   TEMPORAL_CLUSTER_NAMESPACE  namespace to register (default "default"), retention
 #   TEMPORAL_CLUSTER_RETENTION  (default 24h)
 #   TEMPORAL_CLUSTER_PG_USER    the user PostgreSQL runs as when we are root (default postgres,
@@ -53,6 +54,9 @@ LOG_LEVEL="${TEMPORAL_CLUSTER_LOG_LEVEL:-info}"
 HISTORY_SHARDS=4
 SERVICES=(frontend history matching worker)
 
+# The membership table stores ports as PostgreSQL smallint: every port must stay below 32768.
+[[ "$BASE" =~ ^[0-9]+$ ]] && [ "$BASE" -ge 1024 ] && [ $((BASE + 29)) -le 32767 ] ||
+  { echo "temporal-cluster.sh: TEMPORAL_CLUSTER_PORT_BASE must be 1024..32738 (ports up to base+29 < 32768), not '$BASE'" >&2; exit 2; }
 PG_PORT=$((BASE + 2))
 FRONTEND_PORT=$((BASE + 3))
 FRONTEND_HTTP_PORT=$((BASE + 10))
@@ -306,8 +310,10 @@ wait_until() { # <seconds> <what> <command...>
   until "$@" >/dev/null 2>&1; do
     local svc
     for svc in "${SERVICES[@]}"; do
+      # Only services started (or found running) by now have a pid file.
+      [ -f "$STATE/run/$svc.pid" ] || continue
       pid_alive "$STATE/run/$svc.pid" ||
-        { tail -n 15 "$STATE/logs/$svc.log" >&2; die "$svc exited while waiting for $what: $STATE/logs/$svc.log"; }
+        { tail -n 15 "$STATE/logs/$svc.log" | cut -c1-400 >&2; die "$svc exited while waiting for $what: $STATE/logs/$svc.log"; }
     done
     [ "$(date +%s)" -lt "$deadline" ] || die "timed out after ${seconds}s waiting for $what (logs: $STATE/logs)"
     sleep 0.5
@@ -390,12 +396,17 @@ cmd_start() {
     die "this cluster runs with TEMPORAL_CLUSTER_PORT_BASE=$(cat "$STATE/run/port-base"); stop it first"
   fi
   echo "$BASE" >"$STATE/run/port-base"
+  local svc
+  for svc in "${SERVICES[@]}"; do pid_alive "$STATE/run/$svc.pid" || rm -f "$STATE/run/$svc.pid"; done
   start_postgres
   setup_schemas
   write_config
-  # Frontend first: the others reach it through membership, and it answers health checks first.
-  local svc
-  for svc in "${SERVICES[@]}"; do start_service "$svc"; done
+  # The frontend first, alone: every service writes the cluster metadata record when it boots,
+  # and on a fresh database concurrent first writes fail (a service that loses exits). Once the
+  # frontend listens, the record exists and the others only read it.
+  start_service frontend
+  wait_until 120 "the frontend to listen on $ADDRESS" port_open "$FRONTEND_PORT"
+  for svc in history matching worker; do start_service "$svc"; done
   wait_until 120 "every service's metrics endpoint" all_metrics_up
   wait_until 120 "the frontend to be healthy" frontend_healthy
   register
@@ -411,17 +422,17 @@ cluster_running_any() {
   [ -f "$STATE/postgres/postmaster.pid" ] && kill -0 "$(head -n1 "$STATE/postgres/postmaster.pid")" 2>/dev/null
 }
 
-stop_pid() { # <name> <pid file>
-  local name=$1 pidfile=$2 pid i
+stop_pid() { # <name> <pid file> [signal, default TERM]
+  local name=$1 pidfile=$2 signal=${3:-TERM} pid i
   pid_alive "$pidfile" || { rm -f "$pidfile"; return 0; }
   pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   for i in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "$name (pid $pid) ignored SIGTERM for 20 s: SIGKILL"
+    log "$name (pid $pid) ignored SIG$signal for 20 s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
@@ -430,13 +441,17 @@ stop_pid() { # <name> <pid file>
 
 cmd_stop() {
   [ -d "$STATE" ] || { log "nothing to stop ($STATE does not exist)"; return 0; }
-  local svc bin
-  # The reverse order of start: services first, the database last.
-  for svc in worker matching history frontend; do stop_pid "$svc" "$STATE/run/$svc.pid"; done
-  if [ -f "$STATE/postgres/postmaster.pid" ] && kill -0 "$(head -n1 "$STATE/postgres/postmaster.pid")" 2>/dev/null; then
-    bin=$(pg_bin) || die "PostgreSQL runs but its programs are gone; kill pid $(head -n1 "$STATE/postgres/postmaster.pid")"
-    as_pg "$bin/pg_ctl" -D "$STATE/postgres" -m fast -w -t 60 stop >/dev/null || die "PostgreSQL did not stop"
-    log "stopped PostgreSQL"
+  local svc
+  # The services first, all at once (each drains for a few seconds), the database last.
+  for svc in worker matching history frontend; do stop_pid "$svc" "$STATE/run/$svc.pid" & done
+  wait
+  # PostgreSQL by its postmaster's pid (SIGINT: fast shutdown), which needs no access to the
+  # data directory as its user (a parent made private since would stop pg_ctl).
+  local pid
+  if [ -f "$STATE/postgres/postmaster.pid" ] && pid=$(head -n1 "$STATE/postgres/postmaster.pid") &&
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    echo "$pid" >"$STATE/run/postgres.pid"
+    stop_pid PostgreSQL "$STATE/run/postgres.pid" INT
   fi
   rm -f "$STATE/run/address"
 }
