@@ -126,8 +126,8 @@ async function terminate(child: ChildProcess, timeoutMs = 5_000): Promise<void> 
 }
 
 describe('ateflow on a Temporal cluster (PostgreSQL, four services as processes)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ateflow-cluster-'));
-  const clusterEnv: Record<string, string> = { TEMPORAL_CLUSTER_DIR: join(dir, 'cluster') };
+  let dir: string | undefined;
+  const clusterEnv: Record<string, string> = {};
   const taskQueue = `cluster-${randomUUID()}`;
   const children: (ChildProcess & { output(): string })[] = [];
   let startedCluster = false;
@@ -148,8 +148,11 @@ describe('ateflow on a Temporal cluster (PostgreSQL, four services as processes)
   before(
     async () => {
       if (missing) throw new Error(`CI=true, so this suite must run: ${missing}`);
+      const tmp = mkdtempSync(join(tmpdir(), 'ateflow-cluster-'));
+      dir = tmp;
       // PostgreSQL runs as an unprivileged user when we are root: it must reach its data dir.
-      chmodSync(dir, 0o755);
+      chmodSync(tmp, 0o755);
+      clusterEnv.TEMPORAL_CLUSTER_DIR = join(tmp, 'cluster');
       let started = performance.now();
       if (process.env.TEMPORAL_CLUSTER_ADDRESS) {
         address = process.env.TEMPORAL_CLUSTER_ADDRESS;
@@ -178,7 +181,7 @@ describe('ateflow on a Temporal cluster (PostgreSQL, four services as processes)
         ATEFLOW_SIM_ADMIN: sim.adminAddress,
         ATEFLOW_KUBECONFIG: '',
         ATEFLOW_SEALING_KEY: randomBytes(32).toString('base64'),
-        ATEFLOW_DATA_DIR: join(dir, 'data'),
+        ATEFLOW_DATA_DIR: join(tmp, 'data'),
         ATEFLOW_OBSERVE_INTERVAL: '500ms',
         ATEFLOW_LOG_LEVEL: 'warn',
         ATEFLOW_GATEWAY_ENDPOINT: 'http://gateway.test:8080',
@@ -188,10 +191,10 @@ describe('ateflow on a Temporal cluster (PostgreSQL, four services as processes)
         ATEFLOW_WATCH_POLL_INTERVAL: '200ms',
       };
       for (const name of ['worker-a', 'worker-b']) {
-        children.push(spawnAteflowProcess('worker.ts', { ...env, ATEFLOW_DATA_DIR: join(dir, name) }));
+        children.push(spawnAteflowProcess('worker.ts', { ...env, ATEFLOW_DATA_DIR: join(tmp, name) }));
       }
       // Each facade in its own directory: it makes its socket's directory private.
-      const sockets = ['a', 'b'].map((name) => join(dir, `facade-${name}`, 'compute-driver.sock'));
+      const sockets = ['a', 'b'].map((name) => join(tmp, `facade-${name}`, 'compute-driver.sock'));
       for (const socket of sockets) {
         children.push(
           spawnAteflowProcess('src/driver/main.ts', {
@@ -250,7 +253,7 @@ describe('ateflow on a Temporal cluster (PostgreSQL, four services as processes)
       await temporalClient?.connection.close();
       await sim?.stop();
       if (startedCluster) await run(['stop'], clusterEnv, 120_000);
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
     { timeout: 180_000 },
   );
