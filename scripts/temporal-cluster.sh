@@ -271,16 +271,17 @@ write_config() {
   mkdir -p "$conf"
   password=$(cat "$STATE/postgres-password")
   cp "$root/scripts/temporal-cluster/dynamicconfig.yaml" "$conf/dynamicconfig.yaml"
-  sed -e "s#@LOG_LEVEL@#$LOG_LEVEL#" -e "s#@HISTORY_SHARDS@#$HISTORY_SHARDS#" \
-    -e "s#@PG_PORT@#$PG_PORT#g" -e "s#@PG_PASSWORD@#$password#g" \
-    -e "s#@FRONTEND_PORT@#$(grpc_port frontend)#g" -e "s#@FRONTEND_HTTP_PORT@#$FRONTEND_HTTP_PORT#g" \
-    -e "s#@FRONTEND_MEMBERSHIP_PORT@#$(membership_port frontend)#" \
-    -e "s#@HISTORY_PORT@#$(grpc_port history)#" -e "s#@HISTORY_MEMBERSHIP_PORT@#$(membership_port history)#" \
-    -e "s#@MATCHING_PORT@#$(grpc_port matching)#" -e "s#@MATCHING_MEMBERSHIP_PORT@#$(membership_port matching)#" \
-    -e "s#@WORKER_PORT@#$(grpc_port worker)#" -e "s#@WORKER_MEMBERSHIP_PORT@#$(membership_port worker)#" \
-    -e "s#@DYNAMIC_CONFIG@#$conf/dynamicconfig.yaml#" \
+  sed -e "s#__LOG_LEVEL__#$LOG_LEVEL#" -e "s#__HISTORY_SHARDS__#$HISTORY_SHARDS#" \
+    -e "s#__PG_PORT__#$PG_PORT#g" -e "s#__PG_PASSWORD__#$password#g" \
+    -e "s#__FRONTEND_PORT__#$(grpc_port frontend)#g" -e "s#__FRONTEND_HTTP_PORT__#$FRONTEND_HTTP_PORT#g" \
+    -e "s#__FRONTEND_MEMBERSHIP_PORT__#$(membership_port frontend)#" \
+    -e "s#__HISTORY_PORT__#$(grpc_port history)#" -e "s#__HISTORY_MEMBERSHIP_PORT__#$(membership_port history)#" \
+    -e "s#__MATCHING_PORT__#$(grpc_port matching)#" -e "s#__MATCHING_MEMBERSHIP_PORT__#$(membership_port matching)#" \
+    -e "s#__WORKER_PORT__#$(grpc_port worker)#" -e "s#__WORKER_MEMBERSHIP_PORT__#$(membership_port worker)#" \
+    -e "s#__DYNAMIC_CONFIG__#$conf/dynamicconfig.yaml#" \
     "$root/scripts/temporal-cluster/temporal.yaml" >"$conf/temporal.yaml.tmp"
   chmod 600 "$conf/temporal.yaml.tmp"
+  ! grep -n '__[A-Z_]*__' "$conf/temporal.yaml.tmp" >&2 || die "placeholders left unfilled in $conf/temporal.yaml.tmp"
   mv "$conf/temporal.yaml.tmp" "$conf/temporal.yaml"
 }
 
