@@ -71,6 +71,7 @@ import {
   SandboxTemplate,
   SandboxWorker,
   SandboxWorkspace,
+  keyword,
 } from './search-attributes';
 import { appendEvent, idleDeadline, initialView, publishedView, snapshot } from './view';
 
@@ -88,6 +89,8 @@ export const DELETE_FAILURE_PATCH = 'delete-answers-failure';
  * the facade reads sandboxes from visibility and describe instead of querying (and replaying) them.
  */
 export const PUBLISHED_VIEW_PATCH = 'published-view';
+/** Published views stay well under the server's memo limits (32 KB refused, 2 KB warned). */
+const MAX_PUBLISHED_VIEW_CHARS = 16 * 1024;
 /** createActor makes sure of the atespace itself: one activity (and workflow task) less per create. */
 export const ONE_CREATE_ACTIVITY_PATCH = 'one-create-activity';
 
@@ -907,21 +910,25 @@ class Publisher {
       { key: SandboxTemplate, value: `${view.template.namespace}/${view.template.name}` },
       { key: SandboxWorker, value: worker },
       { key: SandboxLastActive, value: new Date(view.lastActiveAtMs) },
-      ...(this.publishesView() ? [{ key: SandboxName, value: view.sandboxName || view.sandboxId }] : []),
+      ...(this.publishesView()
+        ? [{ key: SandboxName, value: keyword(view.sandboxName || view.sandboxId) }]
+        : []),
     ];
   }
 
   /** What a continued run starts with (a removed attribute is simply left out). */
   carriedAttributes(view: SandboxView) {
     const hold =
-      view.hold && this.publishesView() ? [{ key: SandboxHold, value: view.hold.reason || 'held' }] : [];
+      view.hold && this.publishesView()
+        ? [{ key: SandboxHold, value: keyword(view.hold.reason || 'held') }]
+        : [];
     return [...this.attributes(view), ...hold];
   }
 
   /** SandboxHold while a hold is in force; removed (null) when released. */
   private holdAttribute(view: SandboxView) {
     if (!this.publishesView()) return [];
-    return [{ key: SandboxHold, value: view.hold ? view.hold.reason || 'held' : null }];
+    return [{ key: SandboxHold, value: view.hold ? keyword(view.hold.reason || 'held') : null }];
   }
 
   flush(view: SandboxView): void {
@@ -944,8 +951,12 @@ class Publisher {
     if (this.publishesView()) {
       // Only when it changed: a status-only flush (e.g. before an activity) writes nothing here.
       const published = publishedView(view, this.events);
-      const text = JSON.stringify(published);
-      if (text !== this.publishedView) upsertMemo({ view: published });
+      const full = JSON.stringify(published);
+      // Far over anything the facade lets in (a workflow started some other way): readers query
+      // it instead, rather than the server refusing the memo and failing the workflow task.
+      const memo = full.length > MAX_PUBLISHED_VIEW_CHARS ? { tooLarge: full.length } : published;
+      const text = memo === published ? full : JSON.stringify(memo);
+      if (text !== this.publishedView) upsertMemo({ view: memo });
       this.publishedView = text;
       this.events = [];
     } else if (this.events.length > 0) {

@@ -14,6 +14,13 @@ export const SandboxHold = defineSearchAttributeKey('SandboxHold', 'KEYWORD');
 /** Moves with every lifecycle event: the facade's watch polls visibility for recent changes. */
 export const SandboxChangedAt = defineSearchAttributeKey('SandboxChangedAt', 'DATETIME');
 
+/**
+ * A free-text value as a keyword: Temporal refuses a search attribute over 2 KB and fails the
+ * workflow task, so names and reasons are cut (the facade bounds them already; this guards
+ * workflows started some other way).
+ */
+export const keyword = (text: string) => (text.length > 256 ? `${text.slice(0, 255)}…` : text);
+
 /** Every custom attribute ateflow writes; servers must have them registered before use. */
 export const sandboxSearchAttributes = [
   SandboxState,
