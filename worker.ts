@@ -108,12 +108,17 @@ if (require.main === module) {
   const config = loadConfig();
   installTemporalLogging();
   workerDepsFromConfig(config)
-    .then(createWorker)
-    .then((worker) => {
+    .then(async (deps) => {
+      const worker = await createWorker(deps);
       logger.info({ taskQueue: config.ATEFLOW_TASK_QUEUE }, 'worker started');
       process.once('SIGINT', () => worker.shutdown());
       process.once('SIGTERM', () => worker.shutdown());
-      return worker.run();
+      await worker.run();
+      // Open connections would keep the process alive after the worker stopped.
+      await deps.client.connection.close();
+      await deps.connection.close();
+      deps.ateapi.close();
+      deps.templates.close?.();
     })
     .catch((err: unknown) => {
       logger.error({ err }, 'worker failed');

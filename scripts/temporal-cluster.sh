@@ -39,8 +39,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION:-1.32.2}"
 TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION#v}"
+# The server's go.mod asks for go 1.26.10; machines have 1.26.8. This is the newer toolchain
+# approved for this project's machines (README, "Running ateflow against a Temporal cluster").
+GO_TOOLCHAIN="${TEMPORAL_SERVER_GO_TOOLCHAIN:-go1.27.3}"
 CACHE_DIR="${ATEFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ateflow}"
-BUILD_DIR="$CACHE_DIR/temporal-server-v$TEMPORAL_SERVER_VERSION"
+BUILD_DIR="$CACHE_DIR/temporal-server-v$TEMPORAL_SERVER_VERSION-$GO_TOOLCHAIN"
 SERVER_BIN="$BUILD_DIR/bin/temporal-server"
 SQL_TOOL_BIN="$BUILD_DIR/bin/temporal-sql-tool"
 SCHEMA_DIR="$BUILD_DIR/schema/postgresql/v12"
@@ -107,10 +110,11 @@ build_binaries() {
     echo "require go.temporal.io/server v$TEMPORAL_SERVER_VERSION"
   } >"$BUILD_DIR/go.mod"
   rm -f "$BUILD_DIR/go.sum"
-  # go$required+auto: that toolchain at least (the module proxy serves it as golang.org/toolchain).
-  export GOTOOLCHAIN="go$required+auto" GOFLAGS=-mod=mod CGO_ENABLED=0
+  # The server needs a newer Go than Debian's machines have (go $required): the one approved newer
+  # toolchain, which the go command takes from the Go module proxy (golang.org/toolchain).
+  export GOTOOLCHAIN="$GO_TOOLCHAIN" GOFLAGS=-mod=mod CGO_ENABLED=0
   local ldflags="-s -w"
-  log "building go.temporal.io/server v$TEMPORAL_SERVER_VERSION cmd/server and cmd/tools/sql with go $required" \
+  log "building go.temporal.io/server v$TEMPORAL_SERVER_VERSION cmd/server and cmd/tools/sql with $GO_TOOLCHAIN (it asks for go $required)" \
     "(slow the first time: about 10 minutes on 2 cores); log: $BUILD_DIR/build.log"
   if ! (cd "$BUILD_DIR" &&
     "$go" build -trimpath -ldflags "$ldflags" -o "$SERVER_BIN.tmp" go.temporal.io/server/cmd/server &&

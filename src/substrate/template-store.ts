@@ -68,6 +68,8 @@ export class TemplateRejectedError extends Error {
 }
 
 export interface TemplateStore {
+  /** Releases connections, if the store holds any. */
+  close?(): void;
   /** Creates the template, or leaves an identical one as it is; a different spec is an error. */
   apply(template: ActorTemplate): Promise<void>;
   get(ref: TemplateRef): Promise<ActorTemplate | null>;
