@@ -51,6 +51,10 @@ function target(request: Pick<GetSandboxRequest, 'sandboxId' | 'sandboxName'>): 
  * valid input cannot make one, so it is this driver's fault.
  */
 function sendableSandbox(view: SandboxView): DriverSandbox {
+  // Views from the cache are the same objects until they change: convert and check each once
+  // (the gateway's sweep asks for every sandbox every minute).
+  const known = checkedSandboxes.get(view);
+  if (known) return known;
   const sandbox = toDriverSandbox(view);
   const problem = unsendable(DriverSandbox, sandbox);
   if (problem) {
@@ -59,8 +63,10 @@ function sendableSandbox(view: SandboxView): DriverSandbox {
       `sandbox ${view.sandboxId} cannot be reported: ${problem}; delete it (its workflow keeps the history)`,
     );
   }
+  checkedSandboxes.set(view, sandbox);
   return sandbox;
 }
+const checkedSandboxes = new WeakMap<SandboxView, DriverSandbox>();
 
 /** A lifecycle update that returned without reaching the state it promised. */
 function expectState(view: SandboxView, wanted: SandboxView['state'][], action: string): void {

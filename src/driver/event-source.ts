@@ -55,8 +55,13 @@ export interface CachedViews {
 
 /** Visibility is eventually consistent and clocks drift a little: look back this far. */
 const LOOKBACK_MS = 2_000;
-/** Re-list running workflows this often, to catch anything visibility reported late. */
+/**
+ * Count running workflows this often, to catch anything visibility reported late, and re-list
+ * them (every memo: ~20 MB at 10,000 sandboxes) only when the count differs from what the cache
+ * holds, or at the latest every MEMBERSHIP_RELIST_MS.
+ */
 const MEMBERSHIP_RESYNC_MS = 30_000;
+const MEMBERSHIP_RELIST_MS = 10 * 60_000;
 
 export class SandboxEventSource {
   private readonly subscribers = new Set<Subscriber>();
@@ -71,6 +76,7 @@ export class SandboxEventSource {
   /** When this source started: events older than this are history, newer ones are news. */
   private startedAtMs = 0;
   private lastMembershipSyncMs = 0;
+  private lastMembershipListMs = 0;
   private failingSinceMs: number | undefined;
   /** When the last poll that succeeded started: the cache reflects every change before it. */
   private freshAsOfMs = 0;
@@ -178,7 +184,7 @@ export class SandboxEventSource {
   private async tick(generation: number): Promise<void> {
     try {
       const started = Date.now();
-      if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) await this.syncMembership();
+      if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) await this.resyncMembership();
       const changed = await this.sandboxes.changedSince(this.lastPollStartMs - LOOKBACK_MS);
       if (generation !== this.generation) return;
       await this.apply(changed, generation, started);
@@ -210,6 +216,18 @@ export class SandboxEventSource {
    * announces the deletion of known ones that are no longer running, in case visibility reported
    * their close too late for a poll's lookback window to see it.
    */
+  private async resyncMembership(): Promise<void> {
+    const relistDue = Date.now() - this.lastMembershipListMs >= MEMBERSHIP_RELIST_MS;
+    if (
+      !relistDue &&
+      (await this.sandboxes.countRunning()) === new Set([...this.known.keys(), ...this.unread]).size
+    ) {
+      this.lastMembershipSyncMs = Date.now();
+      return;
+    }
+    await this.syncMembership();
+  }
+
   private async syncMembership(): Promise<void> {
     const readAtMs = Date.now();
     const executions = await this.sandboxes.running();
@@ -237,7 +255,7 @@ export class SandboxEventSource {
       if (!initial) this.publish({ kind: 'sandbox', view });
     }
     this.noteUnread(failed);
-    this.lastMembershipSyncMs = Date.now();
+    this.lastMembershipSyncMs = this.lastMembershipListMs = Date.now();
   }
 
   private async apply(changed: SandboxExecution[], generation: number, readAtMs: number): Promise<void> {

@@ -177,6 +177,16 @@ export class SandboxWorkflows {
     );
   }
 
+  /** How many sandbox workflows are running (one cheap visibility call, no memos). */
+  async countRunning(): Promise<number> {
+    return this.call('count sandboxes', undefined, this.options.readTimeoutMs, async () => {
+      const { count } = await this.client.workflow.count(
+        `WorkflowType = '${SANDBOX_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`,
+      );
+      return count;
+    });
+  }
+
   /** Every sandbox whose workflow is running (suspended sandboxes included), with its published view. */
   async running(): Promise<SandboxExecution[]> {
     return this.list(`ExecutionStatus = 'Running'`);
