@@ -38,7 +38,11 @@ export type Operation =
   | { kind: 'migrate'; request: MigrateRequest }
   | { kind: 'hold'; reason: string }
   | { kind: 'release' }
-  | { kind: 'idleSuspend' }
+  /**
+   * `deadline`: the idle deadline the timer was armed for when it fired (absent: found past due
+   * without a timer); the suspend goes ahead unless a use moved the deadline since.
+   */
+  | { kind: 'idleSuspend'; deadline?: number }
   | { kind: 'delete' };
 
 export type OperationKind = Operation['kind'];

@@ -206,7 +206,14 @@ class Sandbox {
         this.queue.push({ op: { kind: 'idleSuspend' }, done: false });
       } else {
         // The one idle timer: touches only move lastActiveAt, and the timer re-checks on firing.
-        await condition(wake, deadline - Date.now(), { summary: 'idle timer' });
+        const woken = await condition(wake, deadline - Date.now(), { summary: 'idle timer' });
+        // Fired with the deadline unmoved: the sandbox was idle for the whole timeout. Decided by
+        // the timer, not by comparing Date.now(), which in the task delivering the timer can lag
+        // its firing (seen under load after a cache eviction: the sandbox slept on, and its next
+        // replay took the other branch).
+        if (!woken && idleDeadline(this.view) === deadline) {
+          this.queue.push({ op: { kind: 'idleSuspend', deadline }, done: false });
+        }
       }
     }
     this.settleQueue();
@@ -431,7 +438,10 @@ class Sandbox {
         return;
       case 'idleSuspend':
         // Re-check: a touch may have moved the deadline while this operation waited.
-        if (idleDeadline(view) > 0 && Date.now() >= idleDeadline(view)) {
+        if (
+          idleDeadline(view) > 0 &&
+          (idleDeadline(view) === op.deadline || Date.now() >= idleDeadline(view))
+        ) {
           await this.suspend(
             'IdleSuspended',
             'no activity from exec/SSH/port-forward through the gateway, data-plane traffic or Touch ' +
