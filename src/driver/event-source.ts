@@ -2,10 +2,11 @@
 //
 // ateapi has no watch and Temporal has no change feed, so one poller asks Temporal visibility
 // for sandbox workflows whose SandboxChangedAt moved (or that closed) since the last poll, takes
-// each one's view from the memo the list returns (a query only for workflows that publish none,
-// or when more events happened between two polls than a published view carries), and fans out
-// what changed: full views, new lifecycle events (by seq) and deletions (only for workflows that
-// completed as DELETED). It keeps the latest view of every sandbox: a new subscriber gets a full
+// each one's view from the memo the list returns (a query only for workflows that publish none),
+// and fans out what changed: full views, new lifecycle events (by seq; when more happened between
+// two polls than a published view carries, the oldest are not announced: querying for them cost a
+// replay each and, under load, a storm of timed-out queries) and deletions (only for workflows
+// that completed as DELETED). It keeps the latest view of every sandbox: a new subscriber gets a full
 // snapshot at once, and while it runs the facade's reads are served from it (`cached`). Losing
 // Temporal for longer than a bound ends every subscription with UNAVAILABLE, so that watchers
 // reconnect and resync.
@@ -275,7 +276,7 @@ export class SandboxEventSource {
         this.known.delete(id);
         this.publish({ kind: 'deleted', sandboxId: id });
       } else if (execution.running && this.known.get(id)?.changedAtMs !== execution.changedAtMs) {
-        if (execution.view && !this.missesEvents(execution.view)) {
+        if (execution.view) {
           toQuery.delete(id);
           published.push({ view: execution.view, changedAtMs: execution.changedAtMs });
         } else {
@@ -294,13 +295,6 @@ export class SandboxEventSource {
       this.update(view, toQuery.get(view.sandboxId) ?? 0, readAtMs);
     }
     this.noteUnread(failed);
-  }
-
-  /** More events happened since the last poll than the published view carries: query the rest. */
-  private missesEvents(view: SandboxView): boolean {
-    const known = this.known.get(view.sandboxId);
-    const first = view.events[0]?.seq;
-    return known !== undefined && first !== undefined && first > known.lastSeq + 1;
   }
 
   /** A sandbox that cannot be read now is retried; only losing visibility ends the streams. */
