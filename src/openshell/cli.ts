@@ -16,17 +16,30 @@ export interface CliResult {
 }
 
 /** `env` is laid over our environment minus inherited OPENSHELL_* (e.g. a gateway's cliEnv). */
-export function runOpenShell(
+export async function runOpenShell(
   cliPath: string,
   env: Record<string, string>,
   args: string[],
   options: { timeoutMs?: number } = {},
 ): Promise<CliResult> {
+  const result = await runProcess(
+    cliPath,
+    args,
+    { ...withoutOpenShellVars(process.env), NO_COLOR: '1', ...env },
+    options.timeoutMs ?? 60_000,
+  );
+  return { ...result, stdout: stripAnsi(result.stdout), stderr: stripAnsi(result.stderr) };
+}
+
+/** Runs a program (no shell, stdin closed), collecting its output; killed after `timeoutMs`. */
+export function runProcess(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<CliResult> {
   const started = Date.now();
-  const child = spawn(cliPath, args, {
-    env: { ...withoutOpenShellVars(process.env), NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -35,7 +48,7 @@ export function runOpenShell(
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, options.timeoutMs ?? 60_000);
+  }, timeoutMs);
   return new Promise((done, fail) => {
     child.once('error', (e) => (clearTimeout(timer), fail(e)));
     child.once('close', (code, signal) => {
@@ -43,8 +56,8 @@ export function runOpenShell(
       done({
         code,
         signal,
-        stdout: stripAnsi(Buffer.concat(out).toString('utf8')),
-        stderr: stripAnsi(Buffer.concat(err).toString('utf8')),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
         ms: Date.now() - started,
         timedOut,
       });

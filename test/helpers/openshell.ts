@@ -1,10 +1,9 @@
 // The real OpenShell parts in tests: whether they can run, and the CLI as a user types it.
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { OpenShellBinaries } from '../../src/openshell/binaries';
 import { locateOpenShell, withoutOpenShellVars } from '../../src/openshell/binaries';
-import { runOpenShell, type CliResult } from '../../src/openshell/cli';
+import { runOpenShell, runProcess, type CliResult } from '../../src/openshell/cli';
 import type { RunningGateway } from '../../src/openshell/gateway';
 
 const found = locateOpenShell();
@@ -92,38 +91,4 @@ export function openShellSsh(gateway: () => RunningGateway, gatewayName = 'atefl
     return runProcess(requireSsh(), args, env(), timeoutMs);
   };
   return { register, run };
-}
-
-/** Runs a program (stdin closed), collecting its output; killed after `timeoutMs`. */
-export function runProcess(
-  file: string,
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs: number,
-): Promise<CliResult> {
-  const started = Date.now();
-  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  return new Promise((done, fail) => {
-    child.once('error', (e) => (clearTimeout(timer), fail(e)));
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      done({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        ms: Date.now() - started,
-        timedOut,
-      });
-    });
-  });
 }
