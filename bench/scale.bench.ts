@@ -9,9 +9,10 @@
 // as the gateway's reconcile loop does, from a compiled client: bench/scale/sweeper.ts; wall time,
 // GetSandbox p50/p99, the facade's CPU during the sweep and over the whole minute it starts), the
 // watch delay p99 of the few sandboxes in transition meanwhile, and RSS/heap per process. First,
-// the same sweep against a grpc-js server answering from memory: the floor for any grpc-js facade. The mix: every
-// sandbox has a 45 s idle timeout, so by the sweep most have suspended themselves; a few are
-// started again to be running, and a few are stopped and started during the sweep.
+// the same sweep against a grpc-js server answering from memory: the floor for any grpc-js facade.
+// The mix: every sandbox has a 45 s idle timeout, so by the sweep most have suspended themselves
+// (the bare workflows run their suspend's activities after as long); a few are started again to
+// be running, and a few are stopped and started during the sweep.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -24,14 +25,15 @@ import { DriverSandbox, type WatchSandboxesEvent } from '../src/gen/compute_driv
 import { defaultCluster, startSimulator } from '../src/sim';
 import { conditionsOf, gateway } from '../test/helpers/stack';
 import { startDevServer } from '../test/helpers/temporal';
-import { bareCreate, bareFinish } from './scale/bare-workflows';
+import { bareCreate, bareFinish, type BareSandboxInput } from './scale/bare-workflows';
 import { buildSweeper, grpcJsFloor, sweep } from './scale/sweeper';
 import type { ProcessStats } from './scale/process';
 import { figure } from './figures';
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '1000,10000').split(',').map(Number);
 const CONCURRENCY = 32;
-const IDLE_TIMEOUT = '45s';
+const IDLE_TIMEOUT_MS = 45_000;
+const IDLE_TIMEOUT = `${IDLE_TIMEOUT_MS / 1000}s`;
 const TRANSITIONING = 10;
 const TASK_QUEUE = 'bench-scale';
 
@@ -47,7 +49,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const READY = (s: DriverSandbox | undefined) => conditionsOf(s).includes('Ready=True/ActorRunning');
 const STOPPED = (s: DriverSandbox | undefined) => conditionsOf(s).some((c) => c.startsWith('Suspended=True'));
 
-function sandboxOf(id: string): DriverSandbox {
+function sandboxOf(id: string, idleTimeout = IDLE_TIMEOUT): DriverSandbox {
   return DriverSandbox.fromPartial({
     id,
     name: `scale-${id.slice(0, 8)}`,
@@ -56,7 +58,7 @@ function sandboxOf(id: string): DriverSandbox {
       command: ['/bin/bash', '-l'],
       template: {
         platformConfig: { substrate_actor_template: 'sandbox' },
-        driverConfig: { idle_timeout: IDLE_TIMEOUT },
+        driverConfig: { idle_timeout: idleTimeout },
       },
     },
   });
@@ -198,8 +200,11 @@ export async function run(): Promise<void> {
       `one worker, one facade; ${CONCURRENCY} concurrent creates; idle timeout ${IDLE_TIMEOUT}; logs: ${logFile}`,
   );
   try {
-    const activities = await activitiesPerCreate(gw, temporal, tracker);
-    figure(`a sandbox create runs ${activities} activities before RUNNING (the bare workflow runs as many)`);
+    const activities = await activitiesOf(gw, temporal, tracker);
+    figure(
+      `a sandbox runs ${activities.createActivities} activities to create and ${activities.suspendActivities} to ` +
+        `suspend when idle; the bare workflow runs as many, the latter after the same idle timeout`,
+    );
     for (const size of SIZES) {
       const ours = await sandboxesTo(
         size,
@@ -232,18 +237,23 @@ export async function run(): Promise<void> {
   }
 }
 
-/** Activities a create runs until RUNNING, counted in a real sandbox's history. */
-async function activitiesPerCreate(
+/** Activities a sandbox runs to create (until RUNNING) and to suspend when idle, counted in a real history. */
+async function activitiesOf(
   gw: ReturnType<typeof gateway>,
   temporal: Client,
   tracker: ReadyTracker,
-): Promise<number> {
+): Promise<Omit<BareSandboxInput, 'idleTimeoutMs'>> {
   const id = randomUUID();
-  await gw.create(sandboxOf(id));
+  await gw.create(sandboxOf(id, '1s'));
   while (!tracker.readyAt.has(id)) await sleep(50);
-  const history = await temporal.workflow.getHandle(`sandbox/${id}`).fetchHistory();
+  const handle = temporal.workflow.getHandle(`sandbox/${id}`);
+  const count = async () =>
+    ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+  const createActivities = await count();
+  while (!tracker.stoppedAt.has(id)) await sleep(50);
+  const suspendActivities = (await count()) - createActivities;
   await gw.delete(id);
-  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+  return { createActivities, suspendActivities };
 }
 
 async function sandboxesTo(
@@ -267,7 +277,14 @@ async function sandboxesTo(
   while (batch.some((id) => !tracker.readyAt.has(id))) await sleep(200);
   const toRunning = batch.map((id) => tracker.readyAt.get(id)! - calledAt.get(id)!);
 
-  // The mix: most have idled out by now (45 s); make a few run again, and keep a few moving.
+  // The mix: let most idle out (within the idle timeout of the last create), make a few run again,
+  // and keep a few moving.
+  const idledBy = performance.now() + IDLE_TIMEOUT_MS + 15_000;
+  while (
+    ids.filter((id) => tracker.stoppedAt.has(id)).length < ids.length * 0.9 &&
+    performance.now() < idledBy
+  )
+    await sleep(500);
   await inParallel(ids.slice(0, Math.ceil(size * 0.05)), 8, async (id) => {
     await gw.start(id).catch(() => undefined);
   });
@@ -332,7 +349,7 @@ async function bareTo(
   size: number,
   ids: string[],
   temporal: Client,
-  activities: number,
+  activities: Omit<BareSandboxInput, 'idleTimeoutMs'>,
   bareWorker: BenchProcess,
   address: string,
 ): Promise<Figures> {
@@ -350,7 +367,7 @@ async function bareTo(
       startWorkflowOperation: new WithStartWorkflowOperation('bareSandbox', {
         workflowId: id,
         taskQueue: `${TASK_QUEUE}-bare`,
-        args: [activities],
+        args: [{ ...activities, idleTimeoutMs: IDLE_TIMEOUT_MS }],
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });
@@ -360,6 +377,7 @@ async function bareTo(
   const createsPerS = batch.length / ((acceptedAt - began) / 1000);
   ids.push(...batch);
   while (toRunning.length < batch.length) await sleep(200);
+  await sleep(IDLE_TIMEOUT_MS); // as for the sandboxes: swept once the last ones have run their suspend
   const swept = await sweep(
     'temporal',
     address,

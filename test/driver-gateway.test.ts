@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFacade } from '../src/driver/client';
 import type { WatchSandboxesEvent } from '../src/gen/compute_driver';
+import { viewQuery } from '../src/workflows/messages';
+import { fromPublished, PUBLISHED_EVENTS, type PublishedView } from '../src/workflows/view';
 import {
   conditionsOf,
   gateway,
@@ -86,6 +88,18 @@ describe('ComputeDriver over the Unix socket', () => {
     await watch.waitFor(isProgress, 'platform events with openshell.progress.* metadata during create');
     const progress = watch.events.filter(isProgress);
     assert.ok(progress.every((e) => e.platformEvent!.event!.source === 'ateflow'));
+  });
+
+  it("publishes a running sandbox's whole view in its memo, under the server's 2 KB warning size", async () => {
+    const handle = f.stack.env.client.workflow.getHandle(`sandbox/${id}`);
+    const described = await handle.describe();
+    const bytes = described.raw.workflowExecutionInfo?.memo?.fields?.view?.data?.length ?? 0;
+    assert.ok(bytes > 0 && bytes < 2048, `published view is ${bytes} bytes`);
+    const published = fromPublished(described.memo!.view as PublishedView);
+    const queried = await handle.query(viewQuery);
+    assert.equal(published.actorView?.status, 'RUNNING');
+    assert.deepEqual({ ...published, events: [] }, { ...queried, events: [] });
+    assert.deepEqual(published.events, queried.events.slice(-PUBLISHED_EVENTS));
   });
 
   it('treats a repeated create as the same sandbox', async () => {

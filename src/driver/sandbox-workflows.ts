@@ -19,7 +19,7 @@ import {
   SandboxState,
   SandboxWorkspace,
 } from '../workflows/search-attributes';
-import { initialView, snapshot } from '../workflows/view';
+import { fromPublished, initialView, snapshot, type PublishedView } from '../workflows/view';
 import { status } from '@grpc/grpc-js';
 import { fromTemporal, notFound, type CallContext, type DriverError } from './errors';
 
@@ -354,17 +354,17 @@ function toExecution(info: Omit<WorkflowExecutionInfo, 'raw'>): SandboxExecution
     running,
     deleted: info.status.name === 'COMPLETED' && state === 'DELETED',
     changedAtMs: Math.max(changedAt?.getTime() ?? 0, info.closeTime?.getTime() ?? 0),
-    view: isSandboxView(published) ? published : undefined,
+    view: isSandboxView(published) ? fromPublished(published) : undefined,
   };
 }
 
 /** A published view as far as readers rely on it (memo contents are ours, but check anyway). */
-const isSandboxView = (value: unknown): value is SandboxView =>
+const isSandboxView = (value: unknown): value is PublishedView =>
   typeof value === 'object' &&
   value !== null &&
-  typeof (value as SandboxView).sandboxId === 'string' &&
-  typeof (value as SandboxView).state === 'string' &&
-  Array.isArray((value as SandboxView).events);
+  typeof (value as PublishedView).sandboxId === 'string' &&
+  typeof (value as PublishedView).state === 'string' &&
+  Array.isArray((value as PublishedView).events);
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;
