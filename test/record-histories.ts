@@ -3,15 +3,16 @@
 // replays them against the current workflow code (a determinism guard).
 //
 // Histories are kept per generation of the workflow code: `sandbox-<scenario>.json` were recorded
-// before the operation table (they replay through src/workflows/legacy/), `-v2` after it. This
+// before the operation table (they replay through src/workflows/legacy/), `-v2` after it (a marker
+// per patch), `-v<n>` at code generation n (src/workflows/patches.ts CODE_GENERATION). This
 // script writes only the current generation's files and never touches an earlier one's, so a
 // change that breaks the histories of workflows still open keeps failing the replay test.
-// After an intentional change that needs a new generation (a rewrite frozen in legacy/), bump
-// GENERATION and record again; after a patched() change, the current generation's files may be
+// After an intentional change that needs a new generation (a rewrite frozen in legacy/, or
+// patches to build in), bump CODE_GENERATION and record again; after a patched() change, the current generation's files may be
 // re-recorded to cover the new branch (the older ones stay and cover the old one).
 //
 // `tsx test/record-histories.ts [--suffix <name>] [scenario …]` records only the scenarios named,
-// into `sandbox-<scenario>-v2[-<name>].json`: a suffix keeps a recording made with earlier code of
+// into `sandbox-<scenario>-v<n>[-<name>].json`: a suffix keeps a recording made with earlier code of
 // this generation (e.g. `unpatched`, before a patched() change) next to the current one, so both
 // branches of the patch replay.
 //
@@ -35,6 +36,7 @@ import {
   sandboxWorkflowId,
   stopUpdate,
 } from '../src/workflows/messages';
+import { CODE_GENERATION } from '../src/workflows/patches';
 import { sandboxWorkflow } from '../src/workflows/sandbox';
 import {
   createSandbox,
@@ -47,7 +49,7 @@ import {
 } from './helpers/sandbox-env';
 
 /** The generation of workflow code that this script records (see the header). */
-const GENERATION = 'v2';
+const GENERATION = `v${CODE_GENERATION}`;
 const dir = join(__dirname, 'histories');
 
 /** Each scenario runs one sandbox to its end and returns its id. */

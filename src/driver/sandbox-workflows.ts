@@ -19,11 +19,12 @@ import {
   SandboxState,
   SandboxWorkspace,
 } from '../workflows/search-attributes';
-import { fromPublished, initialView, snapshot, type PublishedView } from '../workflows/view';
+import { CODE_GENERATION } from '../workflows/patches';
+import { initialView, snapshot } from '../workflows/view';
+import { publishedViewOf, SANDBOX_WORKFLOW_TYPE } from '../temporal/published-view';
 import { status } from '@grpc/grpc-js';
 import { fromTemporal, notFound, type CallContext, type DriverError } from './errors';
 
-export const SANDBOX_WORKFLOW_TYPE = 'sandboxWorkflow';
 const SANDBOX_ID_PREFIX = sandboxWorkflowId('');
 
 export interface SandboxWorkflowsOptions {
@@ -90,8 +91,9 @@ export class SandboxWorkflows {
   }
 
   /** Update-with-start `create`: returns once the intent is durable; repeating it is harmless. */
-  async create(input: SandboxInput): Promise<SandboxView> {
-    const id = input.sandboxId;
+  async create(planned: SandboxInput): Promise<SandboxView> {
+    const id = planned.sandboxId;
+    const input: SandboxInput = { ...planned, generation: CODE_GENERATION };
     return this.write(id, () =>
       this.call(`create sandbox ${id}`, id, this.options.callTimeoutMs, () =>
         this.client.workflow.executeUpdateWithStart(createUpdate, {
@@ -348,23 +350,14 @@ function toExecution(info: Omit<WorkflowExecutionInfo, 'raw'>): SandboxExecution
   const state = info.typedSearchAttributes.get(SandboxState);
   const changedAt = info.typedSearchAttributes.get(SandboxChangedAt);
   const running = info.status.name === 'RUNNING';
-  const published = info.memo?.view;
   return {
     sandboxId: info.workflowId.slice(SANDBOX_ID_PREFIX.length),
     running,
     deleted: info.status.name === 'COMPLETED' && state === 'DELETED',
     changedAtMs: Math.max(changedAt?.getTime() ?? 0, info.closeTime?.getTime() ?? 0),
-    view: isSandboxView(published) ? fromPublished(published) : undefined,
+    view: publishedViewOf(info.memo),
   };
 }
-
-/** A published view as far as readers rely on it (memo contents are ours, but check anyway). */
-const isSandboxView = (value: unknown): value is PublishedView =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as PublishedView).sandboxId === 'string' &&
-  typeof (value as PublishedView).state === 'string' &&
-  Array.isArray((value as PublishedView).events);
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;

@@ -110,6 +110,11 @@ export interface SandboxInput {
   limits?: Partial<SandboxLimits>;
   /** Present when this run continues an earlier one (continue-as-new). */
   carried?: SandboxView;
+  /**
+   * The workflow code generation the sandbox was created at (patches.ts CODE_GENERATION): the
+   * patches it runs without recording them. Absent in workflows started before generations.
+   */
+  generation?: number;
 }
 
 export interface SandboxLimits {

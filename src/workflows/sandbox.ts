@@ -16,7 +16,6 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -73,26 +72,18 @@ import {
   SandboxWorkspace,
   keyword,
 } from './search-attributes';
+import {
+  DELETE_FAILURE_PATCH,
+  hasPatch,
+  ONE_CREATE_ACTIVITY_PATCH,
+  OPERATION_TABLE_PATCH,
+  PROVISION_FIRST_PATCH,
+  PUBLISHED_VIEW_PATCH,
+} from './patches';
 import { appendEvent, idleDeadline, initialView, publishedView, snapshot } from './view';
 
-/** Workflows started before the operation table replay with their own code (legacy/README.md). */
-export const OPERATION_TABLE_PATCH = 'operation-table';
-/**
- * Requests delivered with the workflow's first task queue behind provisioning (before, they ran
- * ahead of it and failed). Recorded only by workflows that got such requests.
- */
-export const PROVISION_FIRST_PATCH = 'provision-first';
-/** A delete that fails answers its callers with the failure (before, they waited for another). */
-export const DELETE_FAILURE_PATCH = 'delete-answers-failure';
-/**
- * The view published in the memo (`view`) with every change, and the hold as a search attribute:
- * the facade reads sandboxes from visibility and describe instead of querying (and replaying) them.
- */
-export const PUBLISHED_VIEW_PATCH = 'published-view';
 /** Published views stay well under the server's memo limits (32 KB refused, 2 KB warned). */
 const MAX_PUBLISHED_VIEW_CHARS = 16 * 1024;
-/** createActor makes sure of the atespace itself: one activity (and workflow task) less per create. */
-export const ONE_CREATE_ACTIVITY_PATCH = 'one-create-activity';
 
 export const defaultLimits: SandboxLimits = {
   transitionTimeoutMs: 5 * 60_000,
@@ -123,7 +114,7 @@ class Superseded extends Error {}
 class Refused extends Error {}
 
 export async function sandboxWorkflow(input: SandboxInput): Promise<SandboxView> {
-  if (!patched(OPERATION_TABLE_PATCH)) return sandboxWorkflowV1(input);
+  if (!hasPatch(input.generation, OPERATION_TABLE_PATCH)) return sandboxWorkflowV1(input);
   return new Sandbox(input).main();
 }
 
@@ -145,7 +136,7 @@ class Sandbox {
   private observation: { actor: ActorView | null } | undefined;
   private idleSettingsChanged = false;
   private deleteResult: DeleteResult | undefined;
-  private readonly publisher = new Publisher();
+  private readonly publisher: Publisher;
   private readonly quick: ActivityOptions;
   private readonly lifecycle: ActivityOptions;
   private readonly act: RunActivity;
@@ -153,6 +144,7 @@ class Sandbox {
   constructor(private readonly input: SandboxInput) {
     this.limits = { ...defaultLimits, ...input.limits };
     this.view = input.carried ?? initialView(input, Date.now());
+    this.publisher = new Publisher(input.generation);
     this.quick = {
       startToCloseTimeout: '40s', // above Substrate's 28 s per-call deadline
       scheduleToCloseTimeout: this.limits.transitionTimeoutMs,
@@ -384,7 +376,7 @@ class Sandbox {
    */
   private provisionFirst(): void {
     if (this.input.carried || this.provisionQueued) return;
-    if (!patched(PROVISION_FIRST_PATCH)) return; // recorded before: they ran first (and failed)
+    if (!hasPatch(this.input.generation, PROVISION_FIRST_PATCH)) return; // recorded before: they ran first (and failed)
     this.provisionQueued = true;
     this.queue.unshift({ op: { kind: 'provision' }, done: false });
   }
@@ -407,7 +399,8 @@ class Sandbox {
       } else if (!(err instanceof Refused)) {
         await this.afterFailure(queued.op, err);
         // Recorded before: the callers of a failed delete waited for another delete to succeed.
-        if (queued.op.kind === 'delete' && patched(DELETE_FAILURE_PATCH)) queued.failed = true;
+        if (queued.op.kind === 'delete' && hasPatch(this.input.generation, DELETE_FAILURE_PATCH))
+          queued.failed = true;
       }
     } finally {
       queued.view = snapshot(this.view);
@@ -538,7 +531,7 @@ class Sandbox {
       'Normal',
       progress('requesting_sandbox', 'creating the sandbox'),
     );
-    const ensureAtespace = patched(ONE_CREATE_ACTIVITY_PATCH);
+    const ensureAtespace = hasPatch(this.input.generation, ONE_CREATE_ACTIVITY_PATCH);
     if (!ensureAtespace)
       await this.act('ensureAtespace', `ensure atespace ${ref.atespace}`, quick, ref.atespace);
     if (template.kind === 'synthesized') {
@@ -892,6 +885,8 @@ class Sandbox {
  * history events, not one per step.
  */
 class Publisher {
+  constructor(private readonly generation: number | undefined) {}
+
   private published: Record<string, string | null> = {};
   private dirty = true;
   private events: LifecycleEvent[] = [];
@@ -908,7 +903,7 @@ class Publisher {
 
   /** Workflows from before PUBLISHED_VIEW_PATCH publish events only (readers query them). */
   publishesView(): boolean {
-    return patched(PUBLISHED_VIEW_PATCH);
+    return hasPatch(this.generation, PUBLISHED_VIEW_PATCH);
   }
 
   /** Search attributes as they should be now. */

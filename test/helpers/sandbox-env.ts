@@ -15,6 +15,7 @@ import {
 } from '../../src/sim';
 import { AteapiClient } from '../../src/substrate/client';
 import { SimulatorTemplateStore } from '../../src/substrate/simulator-templates';
+import { CODE_GENERATION } from '../../src/workflows/patches';
 import { sandboxWorkflow } from '../../src/workflows/sandbox';
 import {
   createUpdate,
@@ -118,6 +119,7 @@ export function sandboxInput(overrides: Partial<SandboxInput> = {}): SandboxInpu
     workerSelector: {},
     idleTimeoutMs: 0,
     labels: {},
+    generation: CODE_GENERATION,
     ...overrides,
   };
 }
