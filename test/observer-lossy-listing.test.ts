@@ -1,7 +1,9 @@
 // The fleet observer against upstream's lossy ListActors: 5,000 actors on the simulator's default
 // 3-shard store, laid out so that every listing skips a whole shard (a page fills exactly at the
 // end of the first shard's scan). Sandbox workflows are stood in for by a fake Temporal client
-// that answers view queries, records signals, and lists the sandboxes in visibility. Every pod
+// that lists the sandboxes in visibility and describes them with their published views (as the
+// workflows publish them in their memos), records signals, and refuses queries: the observer must
+// not need one (each is a replay on a worker whose cache does not hold the workflow). Every pod
 // loss must reach its sandbox, and no sandbox may hear that its existing actor is missing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +12,7 @@ import { FleetObserver } from '../src/observer/fleet-observer';
 import { toActorView } from '../src/substrate/actor-view';
 import { AteapiClient } from '../src/substrate/client';
 import { actorKeyOf } from '../src/sim/store';
-import { deleteUpdate, type ActorRef, type ActorView, type SandboxView } from '../src/workflows/messages';
+import { deleteUpdate, type ActorRef, type ActorView } from '../src/workflows/messages';
 import {
   clusterWithPools,
   createSandbox,
@@ -31,6 +33,10 @@ interface FakeSandbox {
   signals: (ActorView | null)[];
 }
 
+/** A fake sandbox's view as its workflow publishes it (memo `view`). */
+const published = (id: string, sandbox: FakeSandbox) =>
+  structuredClone({ sandboxId: id.replace(/^sandbox\//, ''), events: [], ...sandbox.view });
+
 /** A Temporal client with one fake sandbox workflow per actor (what the observer uses of it). */
 function fakeTemporal(sandboxes: Map<string, FakeSandbox>): Client {
   const handle = (workflowId: string) => {
@@ -40,7 +46,8 @@ function fakeTemporal(sandboxes: Map<string, FakeSandbox>): Client {
       return found;
     };
     return {
-      query: () => Promise.resolve().then(() => structuredClone(sandbox().view) as unknown as SandboxView),
+      describe: () => Promise.resolve().then(() => ({ memo: { view: published(workflowId, sandbox()) } })),
+      query: () => Promise.reject(new Error('the observer queried a sandbox: it reads published views')),
       signal: (_signal: unknown, actor: ActorView | null) =>
         Promise.resolve().then(() => {
           const target = sandbox();
@@ -51,7 +58,8 @@ function fakeTemporal(sandboxes: Map<string, FakeSandbox>): Client {
     };
   };
   const list = async function* () {
-    for (const id of sandboxes.keys()) yield { workflowId: `sandbox/${id}` };
+    for (const [id, sandbox] of sandboxes)
+      yield { workflowId: `sandbox/${id}`, memo: { view: published(id, sandbox) } };
   };
   return {
     workflow: { getHandle: handle, list },

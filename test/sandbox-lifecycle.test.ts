@@ -58,20 +58,21 @@ describe('sandbox lifecycle (dev server, simulator)', () => {
   it('reconciles every other sandbox when one cannot be reached in a sweep', async () => {
     const unreachable = await runningSandbox();
     const victim = await runningSandbox();
-    // A Temporal client whose query of one sandbox always fails (as a stuck query times out).
+    // A Temporal client whose reads of one sandbox (describe, query) always fail (as a stuck call times out).
     const client = stack.env.client;
     const failing = Object.create(client.workflow) as typeof client.workflow;
     failing.getHandle = ((workflowId: string, ...rest: unknown[]) => {
       const handle = client.workflow.getHandle(workflowId, ...(rest as []));
       if (workflowId !== `sandbox/${unreachable.sandboxId}`) return handle;
-      return { ...handle, query: () => Promise.reject(new Error('query timed out')) };
+      const timedOut = () => Promise.reject(new Error('read timed out'));
+      return { ...handle, describe: timedOut, query: timedOut };
     }) as typeof client.workflow.getHandle;
     const flaky = Object.assign(Object.create(client) as typeof client, { workflow: failing });
     const errors: string[] = [];
     const observer = new FleetObserver(stack.ateapi, flaky, (id) => errors.push(id));
     await observer.pollOnce();
     // Both actors are suspended behind their workflows' backs (as a pod loss does). Before, the
-    // failed query threw out of the sweep whatever the list order; now the sweep returns with
+    // failed read threw out of the sweep whatever the list order; now the sweep returns with
     // both handled and the failure counted.
     await stack.ateapi.suspendActor(unreachable.actor);
     await stack.ateapi.suspendActor(victim.actor);

@@ -20,6 +20,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AteapiClient } from '../substrate/client';
 import { toActorView } from '../substrate/actor-view';
 import { isServiceError } from '../substrate/errors';
+import { publishedViewOf, SANDBOX_WORKFLOW_TYPE } from '../temporal/published-view';
 import {
   actorObservedSignal,
   sandboxWorkflowId,
@@ -29,9 +30,7 @@ import {
   type SandboxView,
 } from '../workflows/messages';
 
-const QUERY_TIMEOUT_MS = 5_000;
-/** The sandbox workflow's type (src/workflows/sandbox.ts), for the visibility query. */
-const SANDBOX_WORKFLOW_TYPE = 'sandboxWorkflow';
+const READ_TIMEOUT_MS = 5_000;
 const SANDBOX_ID_PREFIX = sandboxWorkflowId('');
 const refKey = (ref: ActorRef) => `${ref.atespace}/${ref.name}`;
 const key = (actor: { ref: ActorRef }) => refKey(actor.ref);
@@ -162,21 +161,23 @@ export class FleetObserver {
   }
 
   /**
-   * Reads the running sandboxes from visibility and watches their actors. A sandbox whose actor
-   * ref is not known from a listing is asked for its view once.
+   * Reads the running sandboxes from visibility and watches their actors, their refs taken from
+   * the views the listing carries; a sandbox that publishes none is asked for its view once.
    */
   private async discover(): Promise<void> {
     const running: string[] = [];
     const query = `WorkflowType = '${SANDBOX_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
     for await (const execution of this.temporal.workflow.list({ query })) {
-      if (execution.workflowId.startsWith(SANDBOX_ID_PREFIX)) {
-        running.push(execution.workflowId.slice(SANDBOX_ID_PREFIX.length));
-      }
+      if (!execution.workflowId.startsWith(SANDBOX_ID_PREFIX)) continue;
+      const sandboxId = execution.workflowId.slice(SANDBOX_ID_PREFIX.length);
+      running.push(sandboxId);
+      const published = publishedViewOf(execution.memo);
+      if (published) this.refs.set(sandboxId, published.actor);
     }
     const unknown = running.filter((sandboxId) => !this.refs.has(sandboxId));
     await eachLimited(unknown, this.concurrency, async (sandboxId) => {
       try {
-        const view = await this.queryView(sandboxId);
+        const view = await this.viewOf(sandboxId);
         if (view) this.refs.set(sandboxId, view.actor);
       } catch (err) {
         this.onSweepError?.(sandboxId, err);
@@ -201,12 +202,18 @@ export class FleetObserver {
     }
   }
 
-  /** The sandbox's view; undefined when there is no such workflow. */
-  private async queryView(sandboxId: string): Promise<SandboxView | undefined> {
+  /**
+   * The sandbox's view as it last published it (describe: no worker, no replay; a query only for
+   * a workflow that publishes none); undefined when there is no such workflow. Bounded: a query
+   * waits for a worker, and a stuck one must not stall the whole sweep.
+   */
+  private async viewOf(sandboxId: string): Promise<SandboxView | undefined> {
     const handle = this.temporal.workflow.getHandle(sandboxWorkflowId(sandboxId));
     try {
-      // Bounded: a query waits for a worker, and a stuck one must not stall the whole sweep.
-      return await this.temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(viewQuery));
+      return await this.temporal.withDeadline(Date.now() + READ_TIMEOUT_MS, async () => {
+        const published = publishedViewOf((await handle.describe()).memo);
+        return published ?? (await handle.query(viewQuery));
+      });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined; // not a sandbox of ours
       throw err;
@@ -215,7 +222,7 @@ export class FleetObserver {
 
   /** Signals the actor's sandbox workflow if the observation is news to it. */
   private async reconcile(sandboxId: string, actor: ActorView | null): Promise<boolean> {
-    const view = await this.queryView(sandboxId);
+    const view = await this.viewOf(sandboxId);
     if (!view || notObservable.has(view.state) || !isNews(view, actor)) return false;
     await this.temporal.workflow.getHandle(sandboxWorkflowId(sandboxId)).signal(actorObservedSignal, actor);
     return true;
