@@ -50,7 +50,8 @@ const sandboxFieldOf = { ref: 'actor', template: 'template', workerSelector: 'wo
 
 /** The view as published in the memo: the actor's view without what repeats the sandbox's own fields. */
 export type PublishedView = Omit<SandboxView, 'actorView'> & {
-  actorView?: Omit<ActorView, (typeof REPEATED)[number]> & Partial<Pick<ActorView, (typeof REPEATED)[number]>>;
+  actorView?: Omit<ActorView, (typeof REPEATED)[number]> &
+    Partial<Pick<ActorView, (typeof REPEATED)[number]>>;
 };
 
 /**
