@@ -274,8 +274,13 @@ async function sandboxesTo(
   });
   const createsPerS = batch.length / ((performance.now() - began) / 1000);
   ids.push(...batch);
-  while (batch.some((id) => !tracker.readyAt.has(id))) await sleep(200);
-  const toRunning = batch.map((id) => tracker.readyAt.get(id)! - calledAt.get(id)!);
+  // Bounded: a Ready the watch never shows is a finding (counted), not a reason to wait forever.
+  const readyBy = performance.now() + 300_000;
+  while (batch.some((id) => !tracker.readyAt.has(id)) && performance.now() < readyBy) await sleep(200);
+  const unseen = batch.filter((id) => !tracker.readyAt.has(id)).length;
+  const toRunning = batch
+    .filter((id) => tracker.readyAt.has(id))
+    .map((id) => tracker.readyAt.get(id)! - calledAt.get(id)!);
 
   // The mix: let most idle out (within the idle timeout of the last create), make a few run again,
   // and keep a few moving.
@@ -339,7 +344,7 @@ async function sandboxesTo(
     workerHeap: workerStats.heapUsed,
     facadeRss: facadeStats.rss,
     facadeHeap: facadeStats.heapUsed,
-    mix: [...states].map(([k, v]) => `${v} ${k}`).join(', '),
+    mix: [...states].map(([k, v]) => `${v} ${k}`).join(', ') + `; Ready never seen by the watch: ${unseen}`,
     lost: ids.filter((id) => !listedIds.has(id)).length + (listed.length - listedIds.size),
   };
 }

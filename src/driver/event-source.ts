@@ -62,6 +62,17 @@ const LOOKBACK_MS = 2_000;
  * holds, or at the latest every MEMBERSHIP_RELIST_MS.
  */
 const MEMBERSHIP_RESYNC_MS = 30_000;
+/**
+ * Visibility records a workflow's change asynchronously: under load (10,000 sandboxes on a busy
+ * server) a record shows up more than LOOKBACK_MS after its SandboxChangedAt, and a poll's window
+ * has moved past it (seen: a Ready missed by the watch, the cache stale until the next change).
+ * So every membership resync also reads the changes since the previous resync minus this much:
+ * a change that visibility reports up to this late is applied within a resync interval; anything
+ * later, by the full relist (which applies newer views of known sandboxes too).
+ */
+const LATE_VISIBILITY_MS = 60_000;
+/** Longer than any window a poll reads, so that a deletion read again is not announced again. */
+const ANNOUNCED_DELETIONS_KEPT_MS = MEMBERSHIP_RESYNC_MS + LATE_VISIBILITY_MS + LOOKBACK_MS * 4;
 const MEMBERSHIP_RELIST_MS = 10 * 60_000;
 
 export class SandboxEventSource {
@@ -69,7 +80,7 @@ export class SandboxEventSource {
   private readonly known = new Map<string, Known>();
   /** Sandboxes whose view could not be read (no worker, timeout): queried again every tick. */
   private readonly unread = new Set<string>();
-  /** Deletions already announced, kept for the lookback window so they are announced once. */
+  /** Deletions already announced, kept while a poll's window may read them again (announced once). */
   private readonly announcedDeletions = new Map<string, number>();
   private ready: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -185,8 +196,13 @@ export class SandboxEventSource {
   private async tick(generation: number): Promise<void> {
     try {
       const started = Date.now();
-      if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) await this.resyncMembership();
-      const changed = await this.sandboxes.changedSince(this.lastPollStartMs - LOOKBACK_MS);
+      let since = this.lastPollStartMs - LOOKBACK_MS;
+      if (started - this.lastMembershipSyncMs >= MEMBERSHIP_RESYNC_MS) {
+        // Late visibility: each resync also re-reads a longer window (see LATE_VISIBILITY_MS).
+        since = Math.min(since, this.lastMembershipSyncMs - LATE_VISIBILITY_MS);
+        await this.resyncMembership();
+      }
+      const changed = await this.sandboxes.changedSince(since);
       if (generation !== this.generation) return;
       await this.apply(changed, generation, started);
       this.lastPollStartMs = this.freshAsOfMs = started;
@@ -245,6 +261,12 @@ export class SandboxEventSource {
       }
     }
     const initial = this.known.size === 0;
+    // Known sandboxes whose listed view is newer than the cached one: changes no poll saw.
+    for (const execution of executions) {
+      const known = this.known.get(execution.sandboxId);
+      if (known && execution.view && execution.changedAtMs > known.changedAtMs)
+        this.update(execution.view, execution.changedAtMs, readAtMs);
+    }
     const { views, failed } = await this.sandboxes.viewsOf(
       executions.filter((e) => !this.known.has(e.sandboxId)),
     );
@@ -262,7 +284,7 @@ export class SandboxEventSource {
   private async apply(changed: SandboxExecution[], generation: number, readAtMs: number): Promise<void> {
     const now = Date.now();
     for (const [id, at] of this.announcedDeletions) {
-      if (now - at > LOOKBACK_MS * 4) this.announcedDeletions.delete(id);
+      if (now - at > ANNOUNCED_DELETIONS_KEPT_MS) this.announcedDeletions.delete(id);
     }
     const toQuery = new Map<string, number>([...this.unread].map((id) => [id, 0]));
     const published: Array<{ view: SandboxView; changedAtMs: number }> = [];
@@ -275,7 +297,7 @@ export class SandboxEventSource {
         this.announcedDeletions.set(id, now);
         this.known.delete(id);
         this.publish({ kind: 'deleted', sandboxId: id });
-      } else if (execution.running && this.known.get(id)?.changedAtMs !== execution.changedAtMs) {
+      } else if (execution.running && (this.known.get(id)?.changedAtMs ?? -1) < execution.changedAtMs) {
         if (execution.view) {
           toQuery.delete(id);
           published.push({ view: execution.view, changedAtMs: execution.changedAtMs });
