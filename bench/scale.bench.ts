@@ -300,12 +300,13 @@ async function sandboxesTo(
   const churn = Promise.all(
     moving.map(async (id) => {
       while (sweeping) {
+        // Started first: a stop of a sandbox that has already idled out changes nothing to watch.
+        await gw.start(id);
+        await sleep(500);
         const returned = await gw.stop(id).then(() => performance.now());
         churnCalls += 2;
         while (sweeping && (tracker.stoppedAt.get(id) ?? 0) < returned) await sleep(5);
         if (sweeping) watchDelays.push(tracker.stoppedAt.get(id)! - returned);
-        await gw.start(id);
-        await sleep(500);
       }
     }),
   );
