@@ -33,6 +33,7 @@ import { startGateway, type RunningGateway } from '../openshell/gateway';
 import { loadClusterFile, startSimulator, type Simulator } from '../sim';
 import { startKubeBackedSimulator } from '../sim/kube';
 import { temporalCliPath } from '../temporal/binaries';
+import { SANDBOX_WORKFLOW_TYPE } from '../temporal/published-view';
 import { addSearchAttributes } from '../temporal/search-attributes';
 import { sandboxSearchAttributes } from '../workflows/search-attributes';
 import { createWorker, workerDepsFromConfig } from '../../worker';
@@ -458,7 +459,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     }
 
     const sandboxesFound = await deps.client.workflow
-      .count(`WorkflowType = 'sandboxWorkflow' AND ExecutionStatus = 'Running'`)
+      .count(`WorkflowType = '${SANDBOX_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`)
       .then((c) => c.count)
       .catch(() => 0);
 
